@@ -1,0 +1,35 @@
+# The project's verbs. `make run` and `make test` work on a fresh machine with Python 3.11 and make.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: help run test lint bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(VENV)/.runtime: requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.test: requirements-test.txt $(VENV)/.runtime
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	@touch $@
+
+run: $(VENV)/.runtime  ## Set up, migrate, load the demo region if empty, and serve on http://127.0.0.1:5000
+	$(BIN)/alembic upgrade head
+	$(BIN)/flask --app tracker seed-demo --if-empty
+	$(BIN)/python -m tracker
+
+test: $(VENV)/.test  ## Set up and run lint and the whole test suite
+	$(BIN)/ruff check tracker tests alembic
+	$(BIN)/ruff format --check tracker tests alembic
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.test  ## Lint and reformat
+	$(BIN)/ruff check --fix tracker tests alembic
+	$(BIN)/ruff format tracker tests alembic
+
+clean:  ## Remove the virtualenv and local data (instance/)
+	rm -rf $(VENV) instance .pytest_cache

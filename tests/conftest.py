@@ -1,0 +1,111 @@
+"""Fixtures: an app on a freshly migrated SQLite database per test, clients, and small factories."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import select
+
+from tracker import create_app
+from tracker.auth import hash_password
+from tracker.db import session
+from tracker.extensions import socketio
+from tracker.models import CareHome, Hospital, Locality, Offer, Region, Role, User
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "test-secret-key-which-is-long-enough-for-production"
+PASSWORD = "correct horse battery staple"
+
+
+def migrate(url: str) -> None:
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("sqlalchemy.url", url)
+    cfg.attributes["skip_logging"] = True
+    command.upgrade(cfg, "head")
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    """Migrations run once; each test gets a copy of the result."""
+    path = tmp_path_factory.mktemp("template") / "tracker.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def environ(migrated_sqlite, tmp_path) -> dict[str, str]:
+    db_file = tmp_path / "tracker.db"
+    shutil.copy(migrated_sqlite, db_file)
+    return {"TRACKER_ENV": "test", "SECRET_KEY": SECRET, "DATABASE_URL": f"sqlite:///{db_file}"}
+
+
+@pytest.fixture
+def app(environ):
+    app = create_app(environ, {"TESTING": True, "WTF_CSRF_ENABLED": False})
+    with app.app_context():
+        yield app
+    session.remove()
+    app.extensions["engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_home():
+    def make(name="Trelawney House", offers=None, locality="West Cornwall", **fields) -> CareHome:
+        place = session.scalars(select(Locality).where(Locality.name == locality)).one_or_none()
+        if place is None:
+            region = session.scalars(select(Region)).first() or Region(name="Cornwall and the Isles of Scilly")
+            place = Locality(name=locality, region=region)
+        home = CareHome(name=name, locality=place, latitude=50.12, longitude=-5.53, **fields)
+        for position, (code, capacity) in enumerate((offers or {"NUR": 40, "RES": 20}).items()):
+            home.offers.append(Offer(kind_code=code, capacity=capacity, position=position))
+        session.add(home)
+        session.commit()
+        return home
+
+    return make
+
+
+@pytest.fixture
+def coordinator():
+    hospital = Hospital(name="West Cornwall Hospital", site="Penzance", latitude=50.1221, longitude=-5.5430)
+    user = User(
+        email="coordinator@example.nhs.uk",
+        name="Pat Coordinator",
+        password_hash=hash_password(PASSWORD),
+        role=Role.COORDINATOR,
+        hospital=hospital,
+    )
+    session.add(user)
+    session.commit()
+    return user
+
+
+@pytest.fixture
+def signed_in(client, coordinator):
+    response = client.post("/login", data={"email": coordinator.email, "password": PASSWORD})
+    assert response.status_code == 302
+    return client
+
+
+@pytest.fixture
+def board_client(app, signed_in):
+    """A board connected over Socket.IO as the signed-in coordinator."""
+
+    def connect(auth=None):
+        return socketio.test_client(app, namespace="/board", auth=auth, flask_test_client=signed_in)
+
+    return connect

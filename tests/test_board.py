@@ -1,0 +1,135 @@
+"""The board: the page, and the /board namespace's snapshot, live updates, replay and auth."""
+
+from __future__ import annotations
+
+import pytest
+
+from tracker import auth, homes
+from tracker.extensions import socketio
+from tracker.models import Channel, Role
+from tracker.vacancies import Change, record_update
+
+
+def received(client, name):
+    return [event["args"][0] for event in client.get_received("/board") if event["name"] == name]
+
+
+def post_form(http, home, nur):
+    path = "/h/" + homes.link_token(home)
+    response = http.post(path, data={"kind-NUR": str(nur), "kind-RES": "0", "admissions": "open", "action": "save"})
+    assert response.status_code == 303
+
+
+def test_the_board_page_needs_a_sign_in(client):
+    response = client.get("/board")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_wrong_password_is_refused_with_a_plain_message(client, coordinator):
+    response = client.post("/login", data={"email": coordinator.email, "password": "guess"})
+    assert response.status_code == 401
+    assert "do not match an active account" in response.get_data(as_text=True)
+
+
+def test_the_board_page_loads_for_a_coordinator(signed_in):
+    page = signed_in.get("/board").get_data(as_text=True)
+    assert "Live board" in page and "socket.io.min.js" in page and "West Cornwall Hospital" in page
+
+
+def test_a_board_gets_a_snapshot_on_connect(board_client, make_home):
+    home = make_home()
+    record_update(home.id, Change(counts={"NUR": 2, "RES": 1}), channel=Channel.SMS, actor="t")
+    board = board_client()
+    (snap,) = received(board, "snapshot")
+    assert snap["seq"] == 1
+    (row,) = snap["homes"]
+    assert row["id"] == home.id and row["name"] == "Trelawney House" and row["locality"] == "West Cornwall"
+    assert row["kinds"]["NUR"] == {"capacity": 40, "available": 2}
+    assert row["confirmed_via"] == "sms" and row["admissions"] == "open"
+    assert [k["code"] for k in snap["kinds"]][:2] == ["RES", "NUR"]
+    assert snap["stale_after_s"] == 24 * 3600 and snap["expire_after_s"] == 72 * 3600
+
+
+def test_a_form_post_reaches_a_connected_board(board_client, make_home, app):
+    home = make_home()
+    board = board_client()
+    board.get_received("/board")
+    post_form(app.test_client(), home, nur=3)
+    (update,) = received(board, "update")
+    assert update["seq"] == 1
+    assert update["home"]["id"] == home.id and update["home"]["kinds"]["NUR"]["available"] == 3
+    assert update["home"]["confirmed_via"] == "web"
+
+
+def test_a_reconnecting_board_gets_exactly_what_it_missed_in_order(board_client, make_home):
+    home = make_home()
+    record_update(home.id, Change(counts={"NUR": 1}), channel=Channel.WEB, actor="t")
+    first = board_client()
+    seen = received(first, "snapshot")[0]["seq"]
+    first.disconnect("/board")
+    for beds in (2, 3, 4):
+        record_update(home.id, Change(counts={"NUR": beds}), channel=Channel.WEB, actor="t")
+
+    again = board_client(auth={"since": seen})
+    events = again.get_received("/board")
+    assert [e["name"] for e in events] == ["update", "update", "update"]
+    assert [e["args"][0]["seq"] for e in events] == [2, 3, 4]
+    assert [e["args"][0]["home"]["kinds"]["NUR"]["available"] for e in events] == [2, 3, 4]
+
+
+def test_a_board_up_to_date_gets_nothing_on_reconnect(board_client, make_home):
+    home = make_home()
+    record_update(home.id, Change(counts={"NUR": 1}), channel=Channel.WEB, actor="t")
+    assert board_client(auth={"since": 1}).get_received("/board") == []
+
+
+@pytest.mark.parametrize("since", [-1, 99, "1", None, True])
+def test_a_board_with_an_unusable_cursor_gets_a_snapshot(board_client, make_home, since):
+    home = make_home()
+    record_update(home.id, Change(counts={"NUR": 1}), channel=Channel.WEB, actor="t")
+    events = board_client(auth={"since": since}).get_received("/board")
+    assert [e["name"] for e in events] == ["snapshot"]
+
+
+def test_a_board_too_far_behind_gets_a_snapshot_instead(board_client, make_home, app):
+    app.config["REPLAY_LIMIT"] = 2
+    home = make_home()
+    for beds in (1, 2, 3):
+        record_update(home.id, Change(counts={"NUR": beds}), channel=Channel.WEB, actor="t")
+    assert [e["name"] for e in board_client(auth={"since": 0}).get_received("/board")] == ["snapshot"]
+    assert [e["name"] for e in board_client(auth={"since": 1}).get_received("/board")] == ["update", "update"]
+
+
+def test_a_board_that_sees_a_gap_asks_for_a_replay(board_client, make_home):
+    home = make_home()
+    board = board_client()
+    board.get_received("/board")
+    for beds in (1, 2, 3):
+        record_update(home.id, Change(counts={"NUR": beds}), channel=Channel.WEB, actor="t")
+    board.get_received("/board")
+    board.emit("replay", {"since": 1}, namespace="/board")
+    assert [u["seq"] for u in received(board, "update")] == [2, 3]
+
+
+def test_a_machine_client_connects_with_an_api_token(app, make_home):
+    make_home()
+    token = auth.create_token("Hospital system", Role.COORDINATOR)
+    board = socketio.test_client(app, namespace="/board", auth={"token": token})
+    assert board.is_connected("/board")
+    assert received(board, "snapshot")[0]["homes"][0]["name"] == "Trelawney House"
+
+
+@pytest.mark.parametrize("auth_payload", [None, {}, {"token": "trk_not-a-real-token"}, {"token": 42}])
+def test_a_board_without_valid_credentials_is_refused(app, auth_payload):
+    board = socketio.test_client(app, namespace="/board", auth=auth_payload)
+    assert not board.is_connected("/board")
+
+
+def test_a_revoked_token_is_refused(app):
+    from tracker.db import session
+    from tracker.models import ApiToken, utcnow
+
+    token = auth.create_token("Old system", Role.COORDINATOR)
+    session.query(ApiToken).one().revoked_at = utcnow()
+    session.commit()
+    assert not socketio.test_client(app, namespace="/board", auth={"token": token}).is_connected("/board")

@@ -1,0 +1,192 @@
+"""The one write path: validation, one transaction with history and seq, publish after commit."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DatabaseError
+
+from tracker import board
+from tracker.db import session
+from tracker.models import BoardCursor, CareHome, Channel, Update
+from tracker.vacancies import Change, UpdateRejected, record_update
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def record(home, now=NOW, **change):
+    return record_update(home.id, Change(**change), channel=Channel.WEB, actor="test", now=now)
+
+
+def history_count() -> int:
+    return session.scalar(select(func.count()).select_from(Update))
+
+
+@pytest.fixture
+def published(monkeypatch):
+    sent = []
+    monkeypatch.setattr(board, "publish", lambda row: sent.append(row.seq))
+    return sent
+
+
+def test_it_records_counts_and_a_history_row(app, make_home, published):
+    home = make_home()
+    row = record(home, counts={"NUR": "2", "RES": 0})
+    session.expire_all()
+    home = session.get(CareHome, home.id)
+    assert (home.offer("NUR").available, home.offer("RES").available) == (2, 0)
+    assert home.confirmed_at == NOW and home.confirmed_via == Channel.WEB and home.confirmed_by == "test"
+    assert row.seq == 1 and home.last_seq == 1
+    assert row.state["kinds"] == {"NUR": {"capacity": 40, "available": 2}, "RES": {"capacity": 20, "available": 0}}
+    assert row.changed is True
+    assert published == [1]
+
+
+def test_seq_increases_by_one_across_homes(app, make_home, published):
+    first, second = make_home(name="A"), make_home(name="B")
+    seqs = [record(h, counts={"NUR": 1}).seq for h in (first, second, first)]
+    assert seqs == [1, 2, 3]
+    assert session.get(BoardCursor, 1).seq == 3
+
+
+@pytest.mark.parametrize(
+    ("counts", "field", "message"),
+    [
+        ({"NUR": "two"}, "NUR", "Nursing: enter a whole number of beds, like 2."),
+        ({"NUR": "2.5"}, "NUR", "Nursing: enter a whole number of beds, like 2."),
+        ({"NUR": ""}, "NUR", "Nursing: enter a whole number of beds, like 2."),
+        ({"NUR": True}, "NUR", "Nursing: enter a whole number of beds, like 2."),
+        ({"NUR": -1}, "NUR", "Nursing: the number of free beds cannot be below 0."),
+        ({"NUR": 41}, "NUR", "Nursing: the home is registered for 40 beds, so no more than 40 can be free."),
+        ({"MH": 1}, "MH", "Trelawney House does not offer mental health care, so its beds cannot be recorded."),
+    ],
+)
+def test_it_refuses_bad_counts_and_writes_nothing(app, make_home, published, counts, field, message):
+    home = make_home()
+    with pytest.raises(UpdateRejected) as rejected:
+        record(home, counts=counts)
+    assert rejected.value.errors[field] == message
+    assert history_count() == 0 and published == []
+    session.expire_all()
+    assert session.get(CareHome, home.id).confirmed_at is None
+    assert session.get(BoardCursor, 1).seq == 0
+
+
+def test_it_reports_every_problem_at_once(app, make_home, published):
+    home = make_home()
+    with pytest.raises(UpdateRejected) as rejected:
+        record(home, counts={"NUR": 99, "RES": "x"}, note="n" * 281)
+    assert set(rejected.value.errors) == {"NUR", "RES", "note"}
+    assert rejected.value.errors["note"] == "Keep the note to 280 characters (it has 281)."
+
+
+def test_a_no_change_confirmation_refreshes_the_time_and_is_marked_unchanged(app, make_home, published):
+    home = make_home()
+    record(home, counts={"NUR": 3, "RES": 1})
+    later = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    row = record(home, now=later)
+    assert row.changed is False and row.seq == 2
+    assert row.state["kinds"]["NUR"]["available"] == 3
+    session.expire_all()
+    assert session.get(CareHome, home.id).confirmed_at == later
+
+
+def test_sending_the_same_numbers_again_counts_as_a_confirmation(app, make_home, published):
+    home = make_home()
+    record(home, counts={"NUR": 3, "RES": 1})
+    assert record(home, counts={"NUR": "3"}).changed is False
+
+
+def test_it_will_not_confirm_numbers_never_recorded(app, make_home, published):
+    home = make_home()
+    with pytest.raises(UpdateRejected) as rejected:
+        record(home)
+    assert "nothing to confirm" in rejected.value.errors["counts"]
+    assert history_count() == 0
+
+
+def test_closing_needs_a_reason_and_keeps_the_reopening_date(app, make_home, published):
+    home = make_home()
+    with pytest.raises(UpdateRejected) as rejected:
+        record(home, counts={"NUR": 0, "RES": 0}, admissions="closed", closed_reason="  ")
+    assert "Say why admissions are closed" in rejected.value.errors["closed_reason"]
+
+    row = record(
+        home, counts={"NUR": 0, "RES": 0}, admissions="closed", closed_reason="Norovirus outbreak", reopens_on="2026-12-01"
+    )
+    assert row.state["admissions"] == "closed"
+    assert row.state["closed_reason"] == "Norovirus outbreak" and row.state["reopens_on"] == "2026-12-01"
+    session.expire_all()
+    assert session.get(CareHome, home.id).reopens_on == date(2026, 12, 1)
+
+
+def test_a_confirmation_while_closed_keeps_the_home_closed(app, make_home, published):
+    home = make_home()
+    record(home, counts={"NUR": 0, "RES": 0}, admissions="closed", closed_reason="Flu outbreak")
+    row = record(home)
+    assert (row.state["admissions"], row.state["closed_reason"]) == ("closed", "Flu outbreak")
+
+
+def test_opening_clears_the_reason_and_date(app, make_home, published):
+    home = make_home()
+    record(home, counts={"NUR": 0, "RES": 0}, admissions="closed", closed_reason="Flu", reopens_on=date(2026, 11, 30))
+    row = record(home, admissions="open")
+    assert (row.state["admissions"], row.state["closed_reason"], row.state["reopens_on"]) == ("open", None, None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [("next week", "Enter the expected reopening date as a date"), ("2026-11-01", "The expected reopening date has passed")],
+)
+def test_it_refuses_a_bad_reopening_date(app, make_home, published, raw, message):
+    home = make_home()
+    with pytest.raises(UpdateRejected) as rejected:
+        record(home, counts={"NUR": 0, "RES": 0}, admissions="closed", closed_reason="Flu", reopens_on=raw)
+    assert rejected.value.errors["reopens_on"].startswith(message)
+
+
+def test_it_refuses_an_unknown_admission_status(app, make_home, published):
+    home = make_home()
+    with pytest.raises(UpdateRejected) as rejected:
+        record(home, counts={"NUR": 0, "RES": 0}, admissions="maybe")
+    assert rejected.value.errors == {"admissions": "Choose whether the home is open or closed to admissions."}
+
+
+def test_it_refuses_an_unknown_home(app, published):
+    with pytest.raises(UpdateRejected) as rejected:
+        record_update(999, Change(counts={"NUR": 1}), channel=Channel.API, actor="test", now=NOW)
+    assert rejected.value.errors == {"home": "That care home is not in the tracker."}
+
+
+def test_a_repeated_submission_is_recorded_once(app, make_home, published):
+    home = make_home()
+    first = record_update(home.id, Change(counts={"NUR": 5}), channel=Channel.SMS, actor="t", idempotency_key="SM1")
+    again = record_update(home.id, Change(counts={"NUR": 5}), channel=Channel.SMS, actor="t", idempotency_key="SM1")
+    assert again.seq == first.seq
+    assert history_count() == 1 and published == [1]
+
+
+def test_it_publishes_only_after_the_commit(app, make_home, monkeypatch):
+    home = make_home()
+    seen = []
+
+    def publish(row):
+        # Another connection must already see the row: the transaction committed before publishing.
+        with app.extensions["engine"].connect() as other:
+            seen.append(other.execute(text("SELECT count(*) FROM vacancy_update WHERE seq = :s"), {"s": row.seq}).scalar())
+
+    monkeypatch.setattr(board, "publish", publish)
+    record(home, counts={"NUR": 1})
+    assert seen == [1]
+
+
+def test_history_cannot_be_rewritten(app, make_home, published):
+    home = make_home()
+    record(home, counts={"NUR": 1})
+    for statement in ("UPDATE vacancy_update SET actor = 'someone else'", "DELETE FROM vacancy_update"):
+        with pytest.raises(DatabaseError, match="append-only"):
+            session.execute(text(statement))
+        session.rollback()
+    assert history_count() == 1

@@ -1,0 +1,86 @@
+"""Operators' commands: `flask --app tracker homes|tokens|seed-demo ...`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from . import auth, homes
+from .db import session
+from .models import CareHome, Role, utcnow
+
+homes_cli = AppGroup("homes", help="Care homes and their managers' links.")
+tokens_cli = AppGroup("tokens", help="API tokens for machine clients.")
+
+
+def find_home(ref: str) -> CareHome:
+    """HOME is the tracker's id or the CQC location id."""
+    home = session.get(CareHome, int(ref)) if ref.isdigit() else None
+    home = home or session.scalars(select(CareHome).where(CareHome.cqc_location_id == ref)).one_or_none()
+    if home is None:
+        raise click.ClickException(f"No care home has id or CQC location id {ref!r}. `homes list` shows them.")
+    return home
+
+
+@homes_cli.command("list")
+def list_homes():
+    """Print every home's id, CQC location id and name."""
+    for home in session.scalars(select(CareHome).order_by(CareHome.id)):
+        click.echo(f"{home.id:>6}  {home.cqc_location_id or '-':<14}  {home.name} ({home.locality.name})")
+
+
+@homes_cli.command("link")
+@click.argument("home_ref", metavar="HOME")
+def print_link(home_ref: str):
+    """Print the manager's form link for HOME (id or CQC location id)."""
+    click.echo(homes.link_url(find_home(home_ref)))
+
+
+@homes_cli.command("rotate-link")
+@click.argument("home_ref", metavar="HOME")
+def rotate_link(home_ref: str):
+    """Replace HOME's form link: the old one stops working at once. Prints the new link."""
+    home = find_home(home_ref)
+    homes.rotate_link(home)
+    session.commit()
+    click.echo(f"The old link for {home.name} no longer works. New link:", err=True)
+    click.echo(homes.link_url(home))
+
+
+@tokens_cli.command("create")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--name", required=True, help="Who or what will use it, e.g. 'Treliske discharge hub system'.")
+def create_token(role: str, name: str):
+    """Create an API token. It is printed once, on the last line, and cannot be shown again."""
+    token = auth.create_token(name, Role(role))
+    click.echo(f"Token for {name!r} ({role}). Store it now: only its hash is kept.", err=True)
+    click.echo(token)
+
+
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already holds care homes.")
+def seed_demo(if_empty: bool):
+    """Load the Cornwall and Isles of Scilly demo region (never in production)."""
+    from . import demo
+
+    if current_app.config["TRACKER_ENV"] == "production":
+        raise click.ClickException("Refusing to load demo data into a production tracker (TRACKER_ENV=production).")
+    if session.scalar(select(func.count()).select_from(CareHome)):
+        if if_empty:
+            return
+        raise click.ClickException(
+            "The database already holds care homes; the demo region loads only into an empty one."
+        )
+    logins = demo.seed(utcnow())
+    count = session.scalar(select(func.count()).select_from(CareHome))
+    click.echo(f"Loaded the demo region: {count} care homes. Demo sign-ins (password for all: {demo.DEMO_PASSWORD}):")
+    for email, _password, description in logins:
+        click.echo(f"  {email:<34} {description}")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(homes_cli)
+    app.cli.add_command(tokens_cli)
+    app.cli.add_command(seed_demo)

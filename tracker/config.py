@@ -1,0 +1,117 @@
+"""The only place that reads the environment. Bad values fail loudly, naming the variable."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names it and says what is expected."""
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(name: str, raw: str) -> timedelta:
+    match = _DURATION.match(raw)
+    if not match:
+        raise ConfigError(f"{name}={raw!r}: expected a duration such as 90m, 24h or 3d")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _int(name: str, raw: str, *, low: int, high: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value}: expected a number from {low} to {high}")
+    return value
+
+
+def _bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}={raw!r}: expected true or false")
+
+
+def _dev_secret_key(instance_path: Path) -> str:
+    """A random key kept in instance/ so managers' links survive a restart of `make run`."""
+    path = instance_path / "secret_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load(environ: Mapping[str, str], instance_path: Path) -> dict:
+    """Build the Flask config from environment variables (see docs/configuration.md)."""
+    env = environ.get("TRACKER_ENV", "development")
+    if env not in {"development", "production", "test"}:
+        raise ConfigError(f"TRACKER_ENV={env!r}: expected development, production or test")
+    production = env == "production"
+
+    secret_key = environ.get("SECRET_KEY", "")
+    if production and len(secret_key) < 32:
+        raise ConfigError(
+            "SECRET_KEY must be set to a random string of at least 32 characters in production: "
+            "it signs sessions and every care home's form link"
+        )
+    if not secret_key:
+        secret_key = _dev_secret_key(instance_path)
+
+    database_url = environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'tracker.db'}"
+    if database_url.startswith("postgres://"):  # Heroku-style URLs; SQLAlchemy wants the dialect name
+        database_url = "postgresql://" + database_url[len("postgres://") :]
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+    if not database_url.startswith(("sqlite:///", "postgresql+psycopg://")):
+        raise ConfigError(f"DATABASE_URL={database_url!r}: expected a sqlite:/// or postgresql:// URL")
+
+    stale_after = parse_duration("STALE_AFTER", environ.get("STALE_AFTER", "24h"))
+    expire_after = parse_duration("EXPIRE_AFTER", environ.get("EXPIRE_AFTER", "72h"))
+    if expire_after <= stale_after:
+        raise ConfigError("EXPIRE_AFTER must be longer than STALE_AFTER")
+
+    public_base_url = environ.get("PUBLIC_BASE_URL", "").rstrip("/")
+    if public_base_url and not public_base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"PUBLIC_BASE_URL={public_base_url!r}: expected an http:// or https:// URL")
+    if production and not public_base_url:
+        raise ConfigError("PUBLIC_BASE_URL must be set in production: it is the start of every link sent by text")
+
+    return {
+        "TRACKER_ENV": env,
+        "SECRET_KEY": secret_key,
+        "DATABASE_URL": database_url,
+        "PUBLIC_BASE_URL": public_base_url,
+        "PORT": _int("PORT", environ.get("PORT", "5000"), low=1, high=65535),
+        # A confirmation older than STALE_AFTER is "ageing" (and, later, due a reminder); older than
+        # EXPIRE_AFTER it is "stale": shown as unverified and never counted as available.
+        "STALE_AFTER": stale_after,
+        "EXPIRE_AFTER": expire_after,
+        # How far behind a reconnecting board may be and still be sent the updates it missed one by
+        # one; further behind, a fresh snapshot is cheaper for both ends.
+        "REPLAY_LIMIT": _int("REPLAY_LIMIT", environ.get("REPLAY_LIMIT", "1000"), low=1, high=100_000),
+        "NOTE_MAX_CHARS": 280,
+        "SOCKETIO_MESSAGE_QUEUE": environ.get("SOCKETIO_MESSAGE_QUEUE") or None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", environ.get("SESSION_COOKIE_SECURE", str(production))),
+        # A manager may leave the form open for hours before pressing Save: tie CSRF tokens to the
+        # session, not to a clock.
+        "WTF_CSRF_TIME_LIMIT": None,
+    }
+
+
+def from_environment(instance_path: Path) -> dict:
+    return load(os.environ, instance_path)

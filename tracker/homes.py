@@ -1,0 +1,155 @@
+"""The care home manager's one-page form, reached from a signed link with no password."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from .db import session
+from .models import CareHome, Channel, Update, utcnow
+from .vacancies import Change, UpdateRejected, record_update
+
+bp = Blueprint("homes", __name__, url_prefix="/h")
+
+_SUBMISSION = re.compile(r"^[0-9a-f]{32}$")
+_STEP = re.compile(r"^([A-Z0-9]{1,8}):([+-]1)$")
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="home-link")
+
+
+def link_token(home: CareHome) -> str:
+    return _serializer().dumps([home.id, home.link_version])
+
+
+def link_url(home: CareHome) -> str:
+    base = current_app.config["PUBLIC_BASE_URL"] or f"http://127.0.0.1:{current_app.config['PORT']}"
+    return f"{base}/h/{link_token(home)}"
+
+
+def rotate_link(home: CareHome) -> None:
+    """Issue a new link; every earlier one stops working. The caller commits."""
+    home.link_version += 1
+
+
+def _refuse(status: int, replaced_home: CareHome | None = None):
+    page = render_template("homes/bad_link.html", replaced=replaced_home is not None, home=replaced_home)
+    abort(make_response(page, status))
+
+
+def _home_or_explain(token: str) -> CareHome:
+    try:
+        home_id, version = _serializer().loads(token)
+    except (BadSignature, ValueError, TypeError):
+        _refuse(404)
+    home = session.get(CareHome, home_id) if isinstance(home_id, int) else None
+    if home is None:
+        _refuse(404)
+    if version != home.link_version:
+        _refuse(410, home)
+    return home
+
+
+@bp.get("/<token>")
+def form(token: str):
+    home = _home_or_explain(token)
+    return _render_form(home, token, values=_recorded_values(home))
+
+
+@bp.post("/<token>")
+def submit(token: str):
+    home = _home_or_explain(token)
+    values = _typed_values(home)
+    step = _STEP.match(request.form.get("step", ""))
+    if step:  # a +/- button pressed with JavaScript off: adjust the number, record nothing yet
+        _apply_step(home, values, step.group(1), int(step.group(2)))
+        return _render_form(home, token, values=values)
+
+    if request.form.get("action") == "confirm":
+        change = Change()
+    else:
+        change = Change(
+            counts={o.kind_code: values[o.kind_code] for o in home.offers},
+            admissions=values["admissions"],
+            closed_reason=values["closed_reason"],
+            reopens_on=values["reopens_on"],
+            note=values["note"],
+        )
+    submission = request.form.get("submission", "")
+    key = f"web:{submission}" if _SUBMISSION.match(submission) else None
+    try:
+        row = record_update(home.id, change, channel=Channel.WEB, actor="manager (web form)", idempotency_key=key)
+    except UpdateRejected as rejected:
+        return _render_form(home, token, values=values, errors=rejected.errors), 422
+    return redirect(url_for("homes.recorded", token=token, seq=row.seq), code=303)
+
+
+@bp.get("/<token>/recorded/<int:seq>")
+def recorded(token: str, seq: int):
+    home = _home_or_explain(token)
+    row = session.get(Update, seq)
+    if row is None or row.home_id != home.id:
+        abort(404)
+    names = {o.kind_code: o.kind.name for o in home.offers}
+    return render_template("homes/recorded.html", home=home, row=row, names=names, token=token)
+
+
+@bp.app_errorhandler(CSRFError)
+def expired_form(error: CSRFError):
+    """A form left open past its session: keep what was typed and ask for one more tap."""
+    token = (request.view_args or {}).get("token")
+    if request.blueprint != "homes" or not token:
+        return render_template("error.html", message="This page had expired. Go back, reload it and try again."), 400
+    home = _home_or_explain(token)
+    message = "This page had expired, so nothing was saved. Check the numbers below and press Save again."
+    return _render_form(home, token, values=_typed_values(home), errors={"form": message}), 400
+
+
+def _recorded_values(home: CareHome) -> dict:
+    values = {o.kind_code: "" if o.available is None else str(o.available) for o in home.offers}
+    values.update(
+        admissions="open" if home.admissions_open else "closed",
+        closed_reason=home.closed_reason or "",
+        reopens_on=home.reopens_on.isoformat() if home.reopens_on else "",
+        note=home.note,
+    )
+    return values
+
+
+def _typed_values(home: CareHome) -> dict:
+    form = request.form
+    values = {o.kind_code: form.get(f"kind-{o.kind_code}", "").strip() for o in home.offers}
+    values.update(
+        admissions=form.get("admissions") or None,
+        closed_reason=form.get("closed_reason", ""),
+        reopens_on=form.get("reopens_on", ""),
+        note=form.get("note", ""),
+    )
+    return values
+
+
+def _apply_step(home: CareHome, values: dict, code: str, delta: int) -> None:
+    offer = home.offer(code)
+    if offer is None:
+        return
+    current = values.get(code, "")
+    number = int(current) if current.isdigit() else (offer.available or 0)
+    values[code] = str(min(offer.capacity, max(0, number + delta)))
+
+
+def _render_form(home: CareHome, token: str, *, values: dict, errors: dict | None = None):
+    return render_template(
+        "homes/form.html",
+        home=home,
+        token=token,
+        values=values,
+        errors=errors or {},
+        submission=uuid.uuid4().hex,
+        now=utcnow(),
+        note_max=current_app.config["NOTE_MAX_CHARS"],
+    )

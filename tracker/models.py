@@ -1,0 +1,273 @@
+"""Typed models. Pure helpers take `now`; nothing here commits."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator):
+    """Stored as naive UTC (SQLite has no zones), always handed back timezone-aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _enum(cls: type[enum.Enum], length: int) -> Enum:
+    """Store the enum's value ("web"), not its Python name, as plain text with a check."""
+    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Channel(enum.StrEnum):
+    WEB = "web"
+    SMS = "sms"
+    VOICE = "voice"
+    API = "api"
+    ADMIN = "admin"
+    IMPORT = "import"
+    DEMO = "demo"
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    COORDINATOR = "coordinator"
+
+
+class Freshness(enum.StrEnum):
+    FRESH = "fresh"
+    AGEING = "ageing"
+    STALE = "stale"
+
+
+def freshness(
+    confirmed_at: datetime | None, now: datetime, stale_after: timedelta, expire_after: timedelta
+) -> Freshness:
+    if confirmed_at is None or now - confirmed_at >= expire_after:
+        return Freshness.STALE
+    if now - confirmed_at >= stale_after:
+        return Freshness.AGEING
+    return Freshness.FRESH
+
+
+class Region(Base):
+    """An integrated care system's area: the unit a board watches by default."""
+
+    __tablename__ = "region"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+
+
+class Locality(Base):
+    __tablename__ = "locality"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"))
+    region: Mapped[Region] = relationship()
+
+
+class CareKind(Base):
+    """A kind of care (RES, NUR, ...). Data, not an enum, so a region can add one without a release."""
+
+    __tablename__ = "care_kind"
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CareHome(Base):
+    __tablename__ = "care_home"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(300), default="")
+    postcode: Mapped[str] = mapped_column(String(10), default="")
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    locality_id: Mapped[int] = mapped_column(ForeignKey("locality.id"), index=True)
+    phone: Mapped[str] = mapped_column(String(30), default="")
+    cqc_location_id: Mapped[str | None] = mapped_column(String(20), unique=True)
+    listed_publicly: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped to rotate the manager's link: every link signed with an older version stops working.
+    link_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    # Current state, written only by vacancies.record_update.
+    admissions_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    closed_reason: Mapped[str | None] = mapped_column(String(120))
+    reopens_on: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(String(280), default="")
+    confirmed_at: Mapped[datetime | None] = mapped_column(index=True)
+    confirmed_by: Mapped[str | None] = mapped_column(String(120))
+    confirmed_via: Mapped[Channel | None] = mapped_column(_enum(Channel, 10))
+    last_seq: Mapped[int | None] = mapped_column(Integer)
+
+    locality: Mapped[Locality] = relationship(lazy="joined")
+    offers: Mapped[list[Offer]] = relationship(
+        back_populates="home", order_by="Offer.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+    contacts: Mapped[list[Contact]] = relationship(back_populates="home", cascade="all, delete-orphan")
+
+    def offer(self, code: str) -> Offer | None:
+        return next((o for o in self.offers if o.kind_code == code), None)
+
+
+class Offer(Base):
+    """A kind of care a home offers, its registered capacity, and the beds available now.
+
+    `available` means vacant, staffed and accepting admissions: an empty bed the home cannot staff is
+    not available. None until the home first reports.
+    """
+
+    __tablename__ = "offer"
+    __table_args__ = (
+        CheckConstraint("capacity >= 0", name="capacity_not_negative"),
+        CheckConstraint("available IS NULL OR (available >= 0 AND available <= capacity)", name="available_in_range"),
+    )
+    home_id: Mapped[int] = mapped_column(ForeignKey("care_home.id", ondelete="CASCADE"), primary_key=True)
+    kind_code: Mapped[str] = mapped_column(ForeignKey("care_kind.code"), primary_key=True)
+    capacity: Mapped[int] = mapped_column(Integer)
+    available: Mapped[int | None] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    home: Mapped[CareHome] = relationship(back_populates="offers")
+    kind: Mapped[CareKind] = relationship(lazy="joined")
+
+
+class Update(Base):
+    """Append-only history: one row per recorded update, numbered by `seq` across all homes.
+
+    `seq` is the boards' cursor. It is drawn from `board_cursor` under a row lock held until commit,
+    so numbers become visible in the order they commit ("since N" never skips one).
+    """
+
+    __tablename__ = "vacancy_update"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    home_id: Mapped[int] = mapped_column(ForeignKey("care_home.id"), index=True)
+    recorded_at: Mapped[datetime]
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, 10))
+    actor: Mapped[str] = mapped_column(String(120))
+    changed: Mapped[bool] = mapped_column(Boolean)  # False: a "no change" confirmation
+    state: Mapped[dict[str, Any]]  # the home's state after this update, as boards are sent it
+    # A channel's own id for the submission (form nonce, Twilio MessageSid...): a repeat is a no-op.
+    idempotency_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+
+    home: Mapped[CareHome] = relationship()
+
+
+class BoardCursor(Base):
+    """A single row holding the last `seq` handed out."""
+
+    __tablename__ = "board_cursor"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Hospital(Base):
+    __tablename__ = "hospital"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    site: Mapped[str] = mapped_column(String(200), default="")
+    postcode: Mapped[str] = mapped_column(String(10), default="")
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
+
+
+class User(Base):
+    __tablename__ = "user_account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(_enum(Role, 20))
+    hospital_id: Mapped[int | None] = mapped_column(ForeignKey("hospital.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    hospital: Mapped[Hospital | None] = relationship(lazy="joined")
+
+    # Flask-Login's user protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class ApiToken(Base):
+    """A machine client's credential. Only a SHA-256 of the token is kept; it is shown once."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[Role] = mapped_column(_enum(Role, 20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    home_id: Mapped[int | None] = mapped_column(ForeignKey("care_home.id"))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Contact(Base):
+    """A phone that may speak for a home (SMS, voice). Stored in E.164."""
+
+    __tablename__ = "contact"
+    __table_args__ = (UniqueConstraint("home_id", "phone", name="contact_once_per_home"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    home_id: Mapped[int] = mapped_column(ForeignKey("care_home.id", ondelete="CASCADE"), index=True)
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    name: Mapped[str] = mapped_column(Text, default="")
+
+    home: Mapped[CareHome] = relationship(back_populates="contacts")

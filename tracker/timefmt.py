@@ -1,0 +1,27 @@
+"""Times as people in England read them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def local_time(moment: datetime) -> str:
+    """'14:05 on Monday 23 November 2026', in UK time whatever the server's zone."""
+    local = moment.astimezone(LONDON)
+    return f"{local:%H:%M} on {local:%A} {local.day} {local:%B %Y}"
+
+
+def ago(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "never"
+    seconds = max(0, int((now - moment).total_seconds()))
+    if seconds < 60:
+        return "just now"
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    raise AssertionError("unreachable")

@@ -1,0 +1,189 @@
+"""The one write path: every channel records an update by calling `record_update`.
+
+validate everything -> one transaction (home row locked, current state, history row with the next
+seq) -> publish to boards only after the commit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from . import board
+from .db import session
+from .models import BoardCursor, CareHome, CareKind, Channel, Update, utcnow
+
+REASON_MAX_CHARS = 120
+
+
+class UpdateRejected(Exception):
+    """Input that cannot be recorded. `errors` maps a field (a kind code, "note", ...) to a plain-English message."""
+
+    def __init__(self, errors: Mapping[str, str]):
+        self.errors = dict(errors)
+        super().__init__(" ".join(self.errors.values()))
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a channel asks for. Values arrive raw (form strings, parsed SMS); validation happens here.
+
+    An empty Change is a "no change" confirmation of what is recorded now.
+    """
+
+    counts: Mapping[str, Any] = field(default_factory=dict)  # kind code -> beds available now
+    admissions: str | None = None  # "open", "closed", or None to leave as is
+    closed_reason: str | None = None
+    reopens_on: Any = None  # a date or "YYYY-MM-DD"; only kept while closed
+    note: str | None = None  # None leaves the note as is; "" clears it
+
+
+def record_update(
+    home_id: int,
+    change: Change,
+    *,
+    channel: Channel,
+    actor: str,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> Update:
+    """Record `change` for a home and return its history row. Raises UpdateRejected; then nothing is written."""
+    now = now or utcnow()
+    if idempotency_key and (done := _already_recorded(idempotency_key)):
+        return done
+    try:
+        home = session.scalars(select(CareHome).where(CareHome.id == home_id).with_for_update()).one_or_none()
+        if home is None:
+            raise UpdateRejected({"home": "That care home is not in the tracker."})
+        counts, admissions_open, reason, reopens_on, note = _validate(home, change, now)
+
+        before = board.home_state(home)
+        for code, value in counts.items():
+            home.offer(code).available = value
+        home.admissions_open = admissions_open
+        home.closed_reason = reason
+        home.reopens_on = reopens_on
+        home.note = note
+        home.confirmed_at, home.confirmed_by, home.confirmed_via = now, actor, channel
+        state = board.home_state(home)
+
+        # The UPDATE takes the cursor row's lock until commit, so seqs commit in the order they are drawn.
+        seq = session.execute(
+            update(BoardCursor).where(BoardCursor.id == 1).values(seq=BoardCursor.seq + 1).returning(BoardCursor.seq)
+        ).scalar_one()
+        home.last_seq = seq
+        row = Update(
+            seq=seq,
+            home_id=home.id,
+            recorded_at=now,
+            channel=channel,
+            actor=actor,
+            changed=state != before,
+            state=state,
+            idempotency_key=idempotency_key,
+        )
+        session.add(row)
+        session.commit()
+    except UpdateRejected:
+        session.rollback()
+        raise
+    except IntegrityError:
+        session.rollback()
+        # The same submission raced itself (a double tap, a redelivered SMS): the first one won.
+        if idempotency_key and (done := _already_recorded(idempotency_key)):
+            return done
+        raise
+    board.publish(row)
+    return row
+
+
+def _already_recorded(key: str) -> Update | None:
+    return session.scalars(select(Update).where(Update.idempotency_key == key)).one_or_none()
+
+
+def _validate(home: CareHome, change: Change, today_at: datetime):
+    errors: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for code, raw in change.counts.items():
+        offer = home.offer(code)
+        if offer is None:
+            errors[code] = f"{home.name} does not offer {_kind_name(code)}, so its beds cannot be recorded."
+            continue
+        label = offer.kind.name
+        value = _whole_number(raw)
+        if value is None:
+            errors[code] = f"{label}: enter a whole number of beds, like 2."
+        elif value < 0:
+            errors[code] = f"{label}: the number of free beds cannot be below 0."
+        elif value > offer.capacity:
+            errors[code] = (
+                f"{label}: the home is registered for {offer.capacity} beds, so no more than "
+                f"{offer.capacity} can be free."
+            )
+        else:
+            counts[code] = value
+
+    if not change.counts and any(o.available is None for o in home.offers):
+        errors["counts"] = "No numbers are recorded yet, so there is nothing to confirm: enter the beds free now."
+
+    if change.admissions not in (None, "open", "closed"):
+        errors["admissions"] = "Choose whether the home is open or closed to admissions."
+    admissions_open = (
+        home.admissions_open if change.admissions not in ("open", "closed") else change.admissions == "open"
+    )
+
+    reason, reopens_on = None, None
+    if not admissions_open:
+        reason = (change.closed_reason if change.closed_reason is not None else home.closed_reason or "").strip()
+        if not reason:
+            errors["closed_reason"] = "Say why admissions are closed, for example 'Covid outbreak'."
+        elif len(reason) > REASON_MAX_CHARS:
+            errors["closed_reason"] = f"Keep the reason to {REASON_MAX_CHARS} characters (it has {len(reason)})."
+        raw_date = change.reopens_on if change.reopens_on is not None else home.reopens_on
+        reopens_on = _date(raw_date)
+        if raw_date not in (None, "") and reopens_on is None:
+            errors["reopens_on"] = "Enter the expected reopening date as a date, like 2026-12-01, or leave it blank."
+        elif reopens_on is not None and reopens_on < today_at.date():
+            errors["reopens_on"] = "The expected reopening date has passed: enter a later date, or leave it blank."
+
+    note = home.note if change.note is None else change.note.strip()
+    limit = current_app.config["NOTE_MAX_CHARS"]
+    if len(note) > limit:
+        errors["note"] = f"Keep the note to {limit} characters (it has {len(note)})."
+
+    if errors:
+        raise UpdateRejected(errors)
+    return counts, admissions_open, reason, reopens_on, note
+
+
+def _whole_number(raw: Any) -> int | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str) and re.fullmatch(r"-?[0-9]{1,6}", raw.strip()):
+        return int(raw.strip())
+    return None
+
+
+def _date(raw: Any) -> date | None:
+    if isinstance(raw, date):
+        return raw
+    if isinstance(raw, str) and raw.strip():
+        try:
+            return date.fromisoformat(raw.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _kind_name(code: str) -> str:
+    kind = session.get(CareKind, code)
+    return kind.name.lower() + " care" if kind else f"'{code}'"
