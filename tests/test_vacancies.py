@@ -114,7 +114,11 @@ def test_closing_needs_a_reason_and_keeps_the_reopening_date(app, make_home, pub
     assert "Say why admissions are closed" in rejected.value.errors["closed_reason"]
 
     row = record(
-        home, counts={"NUR": 0, "RES": 0}, admissions="closed", closed_reason="Norovirus outbreak", reopens_on="2026-12-01"
+        home,
+        counts={"NUR": 0, "RES": 0},
+        admissions="closed",
+        closed_reason="Norovirus outbreak",
+        reopens_on="2026-12-01",
     )
     assert row.state["admissions"] == "closed"
     assert row.state["closed_reason"] == "Norovirus outbreak" and row.state["reopens_on"] == "2026-12-01"
@@ -138,7 +142,10 @@ def test_opening_clears_the_reason_and_date(app, make_home, published):
 
 @pytest.mark.parametrize(
     ("raw", "message"),
-    [("next week", "Enter the expected reopening date as a date"), ("2026-11-01", "The expected reopening date has passed")],
+    [
+        ("next week", "Enter the expected reopening date as a date"),
+        ("2026-11-01", "The expected reopening date has passed"),
+    ],
 )
 def test_it_refuses_a_bad_reopening_date(app, make_home, published, raw, message):
     home = make_home()
@@ -175,7 +182,9 @@ def test_it_publishes_only_after_the_commit(app, make_home, monkeypatch):
     def publish(row):
         # Another connection must already see the row: the transaction committed before publishing.
         with app.extensions["engine"].connect() as other:
-            seen.append(other.execute(text("SELECT count(*) FROM vacancy_update WHERE seq = :s"), {"s": row.seq}).scalar())
+            seen.append(
+                other.execute(text("SELECT count(*) FROM vacancy_update WHERE seq = :s"), {"s": row.seq}).scalar()
+            )
 
     monkeypatch.setattr(board, "publish", publish)
     record(home, counts={"NUR": 1})

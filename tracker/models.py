@@ -215,6 +215,7 @@ class Hospital(Base):
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
     region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
+    region: Mapped[Region | None] = relationship()
 
 
 class User(Base):

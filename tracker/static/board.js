@@ -241,6 +241,6 @@
     rowsEl.replaceChildren(body);
 
     var parts = kinds.filter(function (k) { return totals[k.code]; }).map(function (k) { return k.name + " " + totals[k.code]; });
-    totalsEl.textContent = shown.length + " homes shown. Beds free (open, verified): " + (parts.length ? parts.join(" · ") : "none");
+    totalsEl.textContent = shown.length + (shown.length === 1 ? " home" : " homes") + " shown. Beds free (open, verified): " + (parts.length ? parts.join(" · ") : "none");
   }
 })();

@@ -1,0 +1,144 @@
+"""In a real headless Chromium: a manager saves the form on a phone-sized page, and the board open
+in another page changes without a reload."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.conftest import PASSWORD, SECRET
+from tracker import create_app, homes
+from tracker.auth import hash_password
+from tracker.db import session
+from tracker.models import CareHome, Hospital, Locality, Offer, Region, Role, User
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(migrated_sqlite, tmp_path):
+    """The tracker in its own process, as `make run` serves it, on a prepared database."""
+    db_file = tmp_path / "tracker.db"
+    shutil.copy(migrated_sqlite, db_file)
+    env = {**os.environ, "TRACKER_ENV": "test", "SECRET_KEY": SECRET, "DATABASE_URL": f"sqlite:///{db_file}"}
+    env["PORT"] = str(free_port())
+
+    app = create_app(env)
+    with app.app_context():
+        region = Region(name="Cornwall")
+        home = CareHome(name="Polwithen Nursing Home", locality=Locality(name="West Cornwall", region=region))
+        home.latitude, home.longitude, home.phone = 50.12, -5.53, "01736 000000"
+        home.offers = [Offer(kind_code="NUR", capacity=30, position=0), Offer(kind_code="RES", capacity=10, position=1)]
+        hospital = Hospital(name="West Cornwall Hospital", latitude=50.1221, longitude=-5.5430, region=region)
+        session.add_all([home, hospital])
+        session.add(
+            User(
+                email="pz@example.nhs.uk",
+                name="Pat",
+                password_hash=hash_password(PASSWORD),
+                role=Role.COORDINATOR,
+                hospital=hospital,
+            )
+        )
+        session.commit()
+        link = "/h/" + homes.link_token(home)
+        session.remove()
+    app.extensions["engine"].dispose()
+
+    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen([sys.executable, "-m", "tracker"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{env['PORT']}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=1)
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("server did not start:\n" + (tmp_path / "server.log").read_text()) from None
+            time.sleep(0.1)
+    yield base, link
+    process.terminate()
+    process.wait(timeout=10)
+    log.close()
+
+
+@pytest.fixture
+def browser():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+def test_a_manager_update_appears_on_an_open_board_without_reload(server, browser):
+    base, link = server
+    board = browser.new_page()
+    board.goto(base + "/login")
+    board.fill("#email", "pz@example.nhs.uk")
+    board.fill("#password", PASSWORD)
+    board.click("button[type=submit]")
+    board.wait_for_url(base + "/board")
+    expect(board.locator("#live-status")).to_have_text("Live")
+    row = board.locator("tr[data-home-id]", has_text="Polwithen Nursing Home")
+    expect(row.locator(".age")).to_have_text("never")
+    board.evaluate("window.__notReloaded = true")
+
+    phone = browser.new_page(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+    phone.goto(base + link)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360  # nothing wider than the phone
+    phone.fill("#kind-NUR", "2")
+    phone.click("button[value='RES:+1']")  # the +/- controls change the number in place
+    expect(phone.locator("#kind-RES")).to_have_value("1")
+    phone.click("button.button-wide[value=save]")
+    expect(phone.locator("h1")).to_have_text("Recorded")
+    expect(phone.locator(".summary")).to_contain_text("Nursing2 free")
+
+    expect(row.locator("[data-kind=NUR]")).to_have_text("NUR 2/30", timeout=5000)
+    expect(row.locator("[data-kind=RES]")).to_have_text("RES 1/10")
+    expect(row.locator(".age")).to_have_text("just now")
+    expect(board.locator("#totals")).to_have_text("1 home shown. Beds free (open, verified): Residential 1 · Nursing 2")
+    assert board.evaluate("window.__notReloaded") is True
+
+
+def test_the_form_works_with_javascript_off(server, browser):
+    base, link = server
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 360, "height": 740})
+    phone = context.new_page()
+    phone.goto(base + link)
+    phone.fill("#kind-NUR", "4")
+    phone.fill("#kind-RES", "0")
+    phone.click("button[value='NUR:-1']")  # posts, and the page comes back with 3, nothing recorded
+    expect(phone.locator("#kind-NUR")).to_have_value("3")
+    phone.click("button.button-wide[value=save]")
+    expect(phone.locator("h1")).to_have_text("Recorded")
+    expect(phone.locator(".summary")).to_contain_text("Nursing3 free")
+    context.close()
