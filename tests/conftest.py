@@ -6,10 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from alembic import command
 from alembic.config import Config
 from sqlalchemy import select
 
+from alembic import command
 from tracker import create_app
 from tracker.auth import hash_password
 from tracker.db import session
