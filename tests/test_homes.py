@@ -25,7 +25,7 @@ def test_the_form_is_prefilled_with_the_recorded_numbers(client, make_home):
     client.post(path_for(home), data={"kind-NUR": "4", "kind-RES": "1", "admissions": "open", "action": "save"})
     page = client.get(path_for(home)).get_data(as_text=True)
     assert 'name="kind-NUR" type="text" inputmode="numeric" pattern="[0-9]*"\n                 value="4"' in page
-    assert "Last confirmed <strong>just now</strong> by web" in page
+    assert "Last confirmed <strong>just now</strong> by web form" in page
     assert 'content="width=device-width, initial-scale=1"' in page
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from . import auth
 from .db import session
 from .extensions import socketio
-from .models import BoardCursor, CareHome, CareKind, Hospital, Locality, Update, utcnow
+from .models import CHANNEL_WORDS, BoardCursor, CareHome, CareKind, Hospital, Locality, Update, utcnow
 
 bp = Blueprint("board", __name__)
 
@@ -35,7 +35,11 @@ def page():
         localities=localities,
         hospitals=hospitals,
         thresholds=board_config(),
-        board_data={"own_hospital_id": current_user.hospital_id, **board_config()},
+        board_data={
+            "own_hospital_id": current_user.hospital_id,
+            "channel_words": {str(channel): words for channel, words in CHANNEL_WORDS.items()},
+            **board_config(),
+        },
     )
 
 

@@ -7,9 +7,9 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from . import auth, homes
+from . import auth, demo, homes
 from .db import session
-from .models import CareHome, Role, utcnow
+from .models import CareHome, Role, User, utcnow
 
 homes_cli = AppGroup("homes", help="Care homes and their managers' links.")
 tokens_cli = AppGroup("tokens", help="API tokens for machine clients.")
@@ -63,20 +63,24 @@ def create_token(role: str, name: str):
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already holds care homes.")
 def seed_demo(if_empty: bool):
     """Load the Cornwall and Isles of Scilly demo region (never in production)."""
-    from . import demo
-
     if current_app.config["TRACKER_ENV"] == "production":
         raise click.ClickException("Refusing to load demo data into a production tracker (TRACKER_ENV=production).")
     if session.scalar(select(func.count()).select_from(CareHome)):
-        if if_empty:
-            return
-        raise click.ClickException(
-            "The database already holds care homes; the demo region loads only into an empty one."
-        )
-    logins = demo.seed(utcnow())
+        if not if_empty:
+            raise click.ClickException(
+                "The database already holds care homes; the demo region loads only into an empty one."
+            )
+        if session.scalar(select(User).where(User.email == demo.logins()[-1][0])):
+            _print_logins("The demo region is loaded.")
+        return
+    demo.seed(utcnow())
     count = session.scalar(select(func.count()).select_from(CareHome))
-    click.echo(f"Loaded the demo region: {count} care homes. Demo sign-ins (password for all: {demo.DEMO_PASSWORD}):")
-    for email, _password, description in logins:
+    _print_logins(f"Loaded the demo region: {count} care homes.")
+
+
+def _print_logins(headline: str) -> None:
+    click.echo(f"{headline} Demo sign-ins at /login (password for all: {demo.DEMO_PASSWORD}):")
+    for email, _password, description in demo.logins():
         click.echo(f"  {email:<34} {description}")
 
 

@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from .db import session
-from .models import CareHome, Channel, Update, utcnow
+from .models import CHANNEL_WORDS, CareHome, Channel, Update, utcnow
 from .vacancies import Change, UpdateRejected, record_update
 
 bp = Blueprint("homes", __name__, url_prefix="/h")
@@ -151,5 +151,6 @@ def _render_form(home: CareHome, token: str, *, values: dict, errors: dict | Non
         errors=errors or {},
         submission=uuid.uuid4().hex,
         now=utcnow(),
+        channel_words=CHANNEL_WORDS,
         note_max=current_app.config["NOTE_MAX_CHARS"],
     )

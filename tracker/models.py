@@ -74,6 +74,17 @@ class Channel(enum.StrEnum):
     DEMO = "demo"
 
 
+CHANNEL_WORDS = {
+    Channel.WEB: "web form",
+    Channel.SMS: "text message",
+    Channel.VOICE: "phone call",
+    Channel.API: "API",
+    Channel.ADMIN: "administrator",
+    Channel.IMPORT: "import",
+    Channel.DEMO: "demo data",
+}
+
+
 class Role(enum.StrEnum):
     ADMIN = "admin"
     COORDINATOR = "coordinator"

@@ -44,6 +44,8 @@
   form.addEventListener("change", formToUrl);
   form.addEventListener("submit", function (e) { e.preventDefault(); formToUrl(); });
   fillForm(readFilters());
+  var filtersBox = document.getElementById("filters-box");
+  if (window.matchMedia("(min-width: 641px)").matches) filtersBox.open = true;  // folded on phones
 
   // ---- the socket --------------------------------------------------------------------
   var socket = io("/board", {
@@ -230,7 +232,7 @@
 
       var age = el("td", "updated");
       age.appendChild(el("span", "age " + r.fresh, ageText(h, now)));
-      if (h.confirmed_via) age.appendChild(el("span", "sub", "by " + h.confirmed_via));
+      if (h.confirmed_via) age.appendChild(el("span", "sub", "by " + (config.channel_words[h.confirmed_via] || h.confirmed_via)));
       tr.appendChild(age);
       body.appendChild(tr);
     });
