@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from tracker.auth import hash_password
 from tracker.db import session
 from tracker.extensions import socketio
 from tracker.models import CareHome, Hospital, Locality, Offer, Region, Role, User
+
+from .servers import Postgres, Redis
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-key-which-is-long-enough-for-production"
@@ -36,20 +39,64 @@ def migrated_sqlite(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture
-def environ(migrated_sqlite, tmp_path) -> dict[str, str]:
-    db_file = tmp_path / "tracker.db"
-    shutil.copy(migrated_sqlite, db_file)
-    return {"TRACKER_ENV": "test", "SECRET_KEY": SECRET, "DATABASE_URL": f"sqlite:///{db_file}"}
+@pytest.fixture(scope="session")
+def postgres():
+    """One real PostgreSQL server for the session, with a migrated template database."""
+    server = Postgres().start()
+    server.execute("CREATE DATABASE template_tracker")
+    migrate(server.url("template_tracker"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    server = Redis().start()
+    yield server
+    server.stop()
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """Every test that touches the database runs on both engines, each on a fresh migrated copy."""
+    if request.param == "sqlite":
+        db_file = tmp_path / "tracker.db"
+        shutil.copy(request.getfixturevalue("migrated_sqlite"), db_file)
+        return f"sqlite:///{db_file}"
+    server = request.getfixturevalue("postgres")
+    name = f"test_{next(_databases)}"
+    server.execute(f"CREATE DATABASE {name} TEMPLATE template_tracker")
+    return server.url(name)
 
 
 @pytest.fixture
-def app(environ):
-    app = create_app(environ, {"TESTING": True, "WTF_CSRF_ENABLED": False})
+def environ(database_url) -> dict[str, str]:
+    return {"TRACKER_ENV": "test", "SECRET_KEY": SECRET, "DATABASE_URL": database_url}
+
+
+@pytest.fixture
+def make_app():
+    """Build apps whose database connections are all closed when the test ends."""
+    made = []
+
+    def make(environ, overrides=None):
+        made.append(create_app(environ, overrides))
+        return made[-1]
+
+    yield make
+    session.remove()
+    for app in made:
+        app.extensions["engine"].dispose()
+
+
+@pytest.fixture
+def app(make_app, environ):
+    app = make_app(environ, {"TESTING": True, "WTF_CSRF_ENABLED": False})
     with app.app_context():
         yield app
-    session.remove()
-    app.extensions["engine"].dispose()
 
 
 @pytest.fixture

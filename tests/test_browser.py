@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.conftest import PASSWORD, SECRET
 from tracker import create_app, homes
 from tracker.auth import hash_password
 from tracker.db import session
 from tracker.models import CareHome, Hospital, Locality, Offer, Region, Role, User
+
+from .conftest import PASSWORD, SECRET
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from tracker import create_app, demo
+from tracker import demo
 from tracker.db import session
 from tracker.models import CareHome, Freshness, Hospital, Update, freshness
 
@@ -46,10 +46,9 @@ def test_seed_demo_prints_the_sign_ins_and_is_a_no_op_when_asked_if_empty(runner
     assert runner.invoke(args=["seed-demo"]).exit_code == 1
 
 
-def test_it_never_runs_in_production(environ):
-    app = create_app({**environ, "TRACKER_ENV": "production", "PUBLIC_BASE_URL": "https://beds.example"})
+def test_it_never_runs_in_production(make_app, environ):
+    app = make_app({**environ, "TRACKER_ENV": "production", "PUBLIC_BASE_URL": "https://beds.example"})
     with app.app_context():
         result = app.test_cli_runner().invoke(args=["seed-demo"])
         assert result.exit_code == 1 and "Refusing to load demo data" in result.output
         assert session.scalar(select(func.count()).select_from(CareHome)) == 0
-    session.remove()

@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from tracker import create_app, homes
+from tracker import homes
 from tracker.db import session
 from tracker.models import CareHome, Update
 
@@ -116,8 +116,8 @@ def test_a_tampered_link_gets_a_page_saying_what_to_do(client, make_home, mangle
     assert history_count() == 0
 
 
-def test_a_post_without_the_csrf_token_keeps_the_numbers_and_saves_nothing(environ, make_home):
-    app = create_app(environ, {"TESTING": True})  # CSRF on, as in production
+def test_a_post_without_the_csrf_token_keeps_the_numbers_and_saves_nothing(make_app, environ, make_home):
+    app = make_app(environ, {"TESTING": True})  # CSRF on, as in production
     with app.app_context():
         home = make_home()
         client = app.test_client()

@@ -59,7 +59,9 @@ def record_update(
     if idempotency_key and (done := _already_recorded(idempotency_key)):
         return done
     try:
-        home = session.scalars(select(CareHome).where(CareHome.id == home_id).with_for_update()).one_or_none()
+        home = session.scalars(
+            select(CareHome).where(CareHome.id == home_id).with_for_update(of=CareHome)
+        ).one_or_none()
         if home is None:
             raise UpdateRejected({"home": "That care home is not in the tracker."})
         counts, admissions_open, reason, reopens_on, note = _validate(home, change, now)

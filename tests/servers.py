@@ -1,0 +1,141 @@
+"""Real PostgreSQL and Redis servers on free loopback ports in temporary directories.
+
+Used by the tests and by `make bench`. They need Debian's `postgresql` and `redis-server`
+(`.ci/run` installs them). PostgreSQL refuses to run as root, so as root it runs as `postgres`.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, what: str, log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited at start:\n{log.read_text()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen on {port} within {timeout} s:\n{log.read_text()}")
+
+
+class Postgres:
+    def __init__(self, **settings: str):
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+        if not bins:
+            raise RuntimeError("PostgreSQL is not installed: apt-get install postgresql (.ci/run does)")
+        self.bin = Path(bins[-1])
+        self.dir = Path(tempfile.mkdtemp(prefix="tracker-pg-"))
+        self.port = free_port()
+        self.settings = {
+            # A throwaway server: durability is not wanted, speed is.
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "max_connections": "300",
+            **settings,
+        }
+        self.process: subprocess.Popen | None = None
+
+    def _as_owner(self, *command: str) -> list[str]:
+        if os.geteuid() == 0:
+            return ["runuser", "-u", "postgres", "--", *command]
+        return list(command)
+
+    def start(self) -> Postgres:
+        data = self.dir / "data"
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+        subprocess.run(
+            self._as_owner(str(self.bin / "initdb"), "-D", str(data), "-U", "tracker", "--auth=trust", "-E", "UTF8"),
+            check=True,
+            capture_output=True,
+        )
+        log = self.dir / "postgres.log"
+        options = ["-p", str(self.port), "-k", str(self.dir), "-c", "listen_addresses=127.0.0.1"]
+        for key, value in self.settings.items():
+            options += ["-c", f"{key}={value}"]
+        with open(log, "w") as out:
+            self.process = subprocess.Popen(
+                self._as_owner(str(self.bin / "postgres"), "-D", str(data), *options), stdout=out, stderr=out
+            )
+        _wait_for_port(self.port, self.process, "PostgreSQL", log)
+        deadline = time.monotonic() + 30
+        while subprocess.run(self.psql("postgres", "SELECT 1"), capture_output=True).returncode != 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError("PostgreSQL does not accept connections:\n" + log.read_text())
+            time.sleep(0.1)
+        return self
+
+    def psql(self, database: str, sql: str) -> list[str]:
+        return [str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "tracker", "-d", database,
+                "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]  # fmt: skip
+
+    def execute(self, sql: str, database: str = "postgres") -> None:
+        subprocess.run(self.psql(database, sql), check=True, capture_output=True)
+
+    def url(self, database: str) -> str:
+        return f"postgresql://tracker@127.0.0.1:{self.port}/{database}"
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()  # "smart" shutdown would wait for clients; SIGTERM is "fast"
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Redis:
+    def __init__(self):
+        if not shutil.which("redis-server"):
+            raise RuntimeError("Redis is not installed: apt-get install redis-server (.ci/run does)")
+        self.dir = Path(tempfile.mkdtemp(prefix="tracker-redis-"))
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> Redis:
+        log = self.dir / "redis.log"
+        with open(log, "a") as out:
+            self.process = subprocess.Popen(
+                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", str(self.dir)],
+                stdout=out,
+                stderr=out,
+            )  # fmt: skip
+        _wait_for_port(self.port, self.process, "Redis", log)
+        return self
+
+    def stop(self, *, keep_dir: bool = False) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        if not keep_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def restart(self, down_for: float = 0.0) -> None:
+        """Stop and start on the same port: everything published meanwhile is lost, as in a real outage."""
+        self.stop(keep_dir=True)
+        time.sleep(down_for)
+        self.start()
