@@ -74,7 +74,8 @@ def database_url(request, tmp_path) -> str:
 
 @pytest.fixture
 def environ(database_url) -> dict[str, str]:
-    return {"TRACKER_ENV": "test", "SECRET_KEY": SECRET, "DATABASE_URL": database_url}
+    # Boards get each update at once in tests; test_board.py checks the coalescing window itself.
+    return {"TRACKER_ENV": "test", "SECRET_KEY": SECRET, "DATABASE_URL": database_url, "BOARD_COALESCE_MS": "0"}
 
 
 @pytest.fixture

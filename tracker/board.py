@@ -1,13 +1,17 @@
 """The discharge coordinators' live board: the page, the /board Socket.IO namespace, and publishing.
 
-Protocol (docs/board-events.md): on connect a board gets a `snapshot`, or, when it passes
-`since` and is not too far behind, the `update` events it missed, in seq order. A board that sees
-a gap in seq emits `replay` with the last seq it applied.
+A board watches one stream: all of England, or one region (room `england` or `region:<id>`).
+On connect it gets a `snapshot`, or, when it passes `since` and is not too far behind, the
+`update` events it missed, in order. Each update names the previous seq in the stream (`prev`),
+so a board can tell a gap from an update for another region. Protocol: docs/board-events.md.
 """
 
 from __future__ import annotations
 
+import threading
+
 from flask import Blueprint, current_app, render_template, request
+from flask import session as http_session
 from flask_login import current_user, login_required
 from flask_socketio import ConnectionRefusedError, emit, join_room
 from sqlalchemy import select
@@ -15,28 +19,36 @@ from sqlalchemy import select
 from . import auth
 from .db import session
 from .extensions import socketio
-from .models import CHANNEL_WORDS, BoardCursor, CareHome, CareKind, Hospital, Locality, Update, utcnow
+from .models import CHANNEL_WORDS, BoardCursor, CareHome, CareKind, Hospital, Locality, Region, Update, utcnow
 
 bp = Blueprint("board", __name__)
 
 NAMESPACE = "/board"
-ROOM = "england"
+ENGLAND = "england"
+
+
+def room_for(region_id: int | None) -> str:
+    return ENGLAND if region_id is None else f"region:{region_id}"
 
 
 @bp.get("/board")
 @login_required
 def page():
     kinds = session.scalars(select(CareKind).order_by(CareKind.position)).all()
+    regions = session.scalars(select(Region).order_by(Region.name)).all()
     localities = session.scalars(select(Locality).order_by(Locality.name)).all()
     hospitals = session.scalars(select(Hospital).order_by(Hospital.name)).all()
+    own = current_user.hospital
     return render_template(
         "board/page.html",
         kinds=kinds,
+        regions=regions,
         localities=localities,
         hospitals=hospitals,
         thresholds=board_config(),
         board_data={
-            "own_hospital_id": current_user.hospital_id,
+            "own_hospital_id": own.id if own else None,
+            "own_region_id": own.region_id if own else None,
             "channel_words": {str(channel): words for channel, words in CHANNEL_WORDS.items()},
             **board_config(),
         },
@@ -50,6 +62,9 @@ def board_config() -> dict:
     }
 
 
+# ---- what boards are sent ------------------------------------------------------------------
+
+
 def home_state(home: CareHome) -> dict:
     """The part of a home that updates change. Stored in each history row and sent to boards as is."""
     return {
@@ -61,9 +76,10 @@ def home_state(home: CareHome) -> dict:
     }
 
 
-def update_event(row: Update) -> dict:
+def update_event(row: Update, *, regional: bool) -> dict:
     return {
         "seq": row.seq,
+        "prev": row.region_prev_seq if regional else row.seq - 1,
         "home": {
             "id": row.home_id,
             "seq": row.seq,
@@ -91,14 +107,18 @@ def snapshot_home(home: CareHome) -> dict:
     }
 
 
-def snapshot() -> dict:
+def snapshot(region_id: int | None) -> dict:
     # The cursor is read before the homes: a home may then be newer than `seq` (its update event
     # arrives again and is ignored by its per-home seq), but never older, which would lose one.
-    seq = current_seq()
-    homes = session.scalars(select(CareHome).order_by(CareHome.name)).all()
+    seq = latest_seq(region_id)
+    query = select(CareHome).order_by(CareHome.name)
+    if region_id is not None:
+        query = query.join(CareHome.locality).where(Locality.region_id == region_id)
+    homes = session.scalars(query).all()
     kinds = session.scalars(select(CareKind).order_by(CareKind.position)).all()
     return {
         "seq": seq,
+        "region": "all" if region_id is None else region_id,
         "server_time": utcnow().isoformat(),
         "kinds": [{"code": k.code, "name": k.name} for k in kinds],
         **board_config(),
@@ -106,13 +126,79 @@ def snapshot() -> dict:
     }
 
 
-def current_seq() -> int:
-    return session.scalar(select(BoardCursor.seq).where(BoardCursor.id == 1)) or 0
+def latest_seq(region_id: int | None) -> int:
+    if region_id is None:
+        return session.scalar(select(BoardCursor.seq).where(BoardCursor.id == 1)) or 0
+    return session.scalar(select(Region.last_seq).where(Region.id == region_id)) or 0
+
+
+# ---- publishing ----------------------------------------------------------------------------
+
+
+class Coalescer:
+    """Gathers the updates committed in this process within a short window into one message per room.
+
+    Fan-out costs per message, not per byte (measured: ~75 ms of CPU to send one small message to
+    1,000 gevent clients), so twenty updates a second must not become twenty broadcasts.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._rows: list[Update] = []
+        self._flush_scheduled = False
+
+    def add(self, row: Update, window_s: float) -> None:
+        with self._lock:
+            self._rows.append(row)
+            if window_s <= 0 or self._flush_scheduled:
+                schedule = False
+            else:
+                schedule = self._flush_scheduled = True
+        if window_s <= 0:
+            self.flush()
+        elif schedule:
+            socketio.start_background_task(self._flush_after, window_s)
+
+    def _flush_after(self, window_s: float) -> None:
+        socketio.sleep(window_s)
+        self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            rows, self._rows, self._flush_scheduled = self._rows, [], False
+        if not rows:
+            return
+        rows.sort(key=lambda r: r.seq)
+        _send(ENGLAND, [update_event(r, regional=False) for r in rows])
+        for region_id in sorted({r.region_id for r in rows}):
+            _send(room_for(region_id), [update_event(r, regional=True) for r in rows if r.region_id == region_id])
+
+
+def _send(room: str, events: list[dict]) -> None:
+    if len(events) == 1:
+        socketio.emit("update", events[0], namespace=NAMESPACE, to=room)
+    else:
+        socketio.emit("updates", {"updates": events}, namespace=NAMESPACE, to=room)
+
+
+coalescer = Coalescer()
 
 
 def publish(row: Update) -> None:
-    """Send a committed update to every board (through the message queue when there is one)."""
-    socketio.emit("update", update_event(row), namespace=NAMESPACE, to=ROOM)
+    """Send a committed update to the boards watching it (through the message queue when there is one)."""
+    coalescer.add(row, current_app.config["BOARD_COALESCE_MS"] / 1000)
+
+
+def tick() -> None:
+    """Tell every stream its latest seq, so a board that lost an update (a Redis outage drops what
+    is published meanwhile) notices and asks for a replay even when nothing else changes."""
+    socketio.emit("tick", {"seq": latest_seq(None)}, namespace=NAMESPACE, to=ENGLAND)
+    for region_id, last_seq in session.execute(select(Region.id, Region.last_seq)):
+        socketio.emit("tick", {"seq": last_seq}, namespace=NAMESPACE, to=room_for(region_id))
+    session.remove()
+
+
+# ---- the /board namespace ------------------------------------------------------------------
 
 
 @socketio.on("connect", namespace=NAMESPACE)
@@ -120,25 +206,57 @@ def on_connect(auth_payload=None):
     payload = auth_payload if isinstance(auth_payload, dict) else {}
     if not auth.board_viewer(payload.get("token")):
         raise ConnectionRefusedError("Sign in to the board, or pass a valid API token as auth.token.")
+    region_id = _stream_asked_for(payload.get("region"))
+    http_session["board_region"] = region_id  # this connection's own session (Flask-SocketIO keeps one per socket)
     # Join before catching up: an update committed meanwhile is then sent twice (and ignored by
     # seq) rather than never.
-    join_room(ROOM)
-    catch_up(payload.get("since"))
+    join_room(room_for(region_id))
+    catch_up(payload.get("since"), region_id)
     session.remove()
 
 
 @socketio.on("replay", namespace=NAMESPACE)
 def on_replay(data=None):
-    catch_up(data.get("since") if isinstance(data, dict) else None)
+    catch_up(data.get("since") if isinstance(data, dict) else None, http_session.get("board_region"))
     session.remove()
 
 
-def catch_up(since) -> None:
+def _stream_asked_for(raw) -> int | None:
+    """`"all"` for England, a region's id, or nothing: the viewer's own region, else England."""
+    if raw == "all":
+        return None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        if session.get(Region, raw) is None:
+            raise ConnectionRefusedError(f'There is no region {raw}: pass a region id, or "all".')
+        return raw
+    if raw is not None:
+        raise ConnectionRefusedError('auth.region must be a region id, or "all".')
+    hospital = current_user.hospital if current_user.is_authenticated else None
+    return hospital.region_id if hospital else None
+
+
+def catch_up(since, region_id: int | None) -> None:
     """Send the updates after `since` in order, or a snapshot when they cannot or should not be replayed."""
-    latest = current_seq()
-    valid = isinstance(since, int) and not isinstance(since, bool) and 0 <= since <= latest
-    if valid and latest - since <= current_app.config["REPLAY_LIMIT"]:
-        for row in session.scalars(select(Update).where(Update.seq > since).order_by(Update.seq)):
-            emit("update", update_event(row), to=request.sid)
-    else:
-        emit("snapshot", snapshot(), to=request.sid)
+    rows = _missed(since, region_id)
+    if rows is None:
+        emit("snapshot", snapshot(region_id), to=request.sid)
+        return
+    for row in rows:
+        emit("update", update_event(row, regional=region_id is not None), to=request.sid)
+
+
+def _missed(since, region_id: int | None) -> list[Update] | None:
+    """The updates after `since` in this stream, or None when a snapshot is the answer."""
+    if not isinstance(since, int) or isinstance(since, bool) or since < 0 or since > latest_seq(region_id):
+        return None
+    query = select(Update).where(Update.seq > since)
+    if region_id is not None:
+        known = since == 0 or session.scalar(
+            select(Update.seq).where(Update.seq == since, Update.region_id == region_id)
+        )
+        if not known:  # a cursor from another stream: replaying from it would leave a permanent gap
+            return None
+        query = query.where(Update.region_id == region_id)
+    limit = current_app.config["REPLAY_LIMIT"]
+    rows = session.scalars(query.order_by(Update.seq).limit(limit + 1)).all()
+    return None if len(rows) > limit else list(rows)

@@ -102,6 +102,10 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
         # How far behind a reconnecting board may be and still be sent the updates it missed one by
         # one; further behind, a fresh snapshot is cheaper for both ends.
         "REPLAY_LIMIT": _int("REPLAY_LIMIT", environ.get("REPLAY_LIMIT", "1000"), low=1, high=100_000),
+        # Updates committed within this window go to boards as one message (0: one message each).
+        "BOARD_COALESCE_MS": _int("BOARD_COALESCE_MS", environ.get("BOARD_COALESCE_MS", "100"), low=0, high=1000),
+        # How often each board is told its stream's latest seq, to notice an update lost in transit.
+        "BOARD_TICK_SECONDS": _int("BOARD_TICK_SECONDS", environ.get("BOARD_TICK_SECONDS", "10"), low=1, high=3600),
         "NOTE_MAX_CHARS": 280,
         "SOCKETIO_MESSAGE_QUEUE": environ.get("SOCKETIO_MESSAGE_QUEUE") or None,
         "SESSION_COOKIE_HTTPONLY": True,

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Enum,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -112,6 +113,8 @@ class Region(Base):
     __tablename__ = "region"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
+    # The seq of this region's latest update: the cursor of boards that watch only this region.
+    last_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Locality(Base):
@@ -196,8 +199,13 @@ class Update(Base):
     """
 
     __tablename__ = "vacancy_update"
+    __table_args__ = (Index("ix_vacancy_update_region_seq", "region_id", "seq"),)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     home_id: Mapped[int] = mapped_column(ForeignKey("care_home.id"), index=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"))
+    # The region's previous update (0 for its first): regional boards check their chain with it,
+    # as national boards check that seq follows seq - 1.
+    region_prev_seq: Mapped[int] = mapped_column(Integer)
     recorded_at: Mapped[datetime]
     channel: Mapped[Channel] = mapped_column(_enum(Channel, 10))
     actor: Mapped[str] = mapped_column(String(120))

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import board
 from .db import session
-from .models import BoardCursor, CareHome, CareKind, Channel, Update, utcnow
+from .models import BoardCursor, CareHome, CareKind, Channel, Region, Update, utcnow
 
 REASON_MAX_CHARS = 120
 
@@ -59,8 +59,13 @@ def record_update(
     if idempotency_key and (done := _already_recorded(idempotency_key)):
         return done
     try:
+        # populate_existing: the session may hold this home from an earlier transaction; read it afresh
+        # under the lock, or a concurrent update could be overwritten in the history row.
         home = session.scalars(
-            select(CareHome).where(CareHome.id == home_id).with_for_update(of=CareHome)
+            select(CareHome)
+            .where(CareHome.id == home_id)
+            .with_for_update(of=CareHome)
+            .execution_options(populate_existing=True)
         ).one_or_none()
         if home is None:
             raise UpdateRejected({"home": "That care home is not in the tracker."})
@@ -81,9 +86,16 @@ def record_update(
             update(BoardCursor).where(BoardCursor.id == 1).values(seq=BoardCursor.seq + 1).returning(BoardCursor.seq)
         ).scalar_one()
         home.last_seq = seq
+        region_id = home.locality.region_id
+        region_prev_seq = session.execute(
+            select(Region.last_seq).where(Region.id == region_id).with_for_update()
+        ).scalar_one()
+        session.execute(update(Region).where(Region.id == region_id).values(last_seq=seq))
         row = Update(
             seq=seq,
             home_id=home.id,
+            region_id=region_id,
+            region_prev_seq=region_prev_seq,
             recorded_at=now,
             channel=channel,
             actor=actor,

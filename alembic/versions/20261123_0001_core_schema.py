@@ -35,6 +35,7 @@ def upgrade() -> None:
         "region",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("last_seq", sa.Integer(), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_region")),
         sa.UniqueConstraint("name", name=op.f("uq_region_name")),
     )
@@ -159,6 +160,8 @@ def upgrade() -> None:
         "vacancy_update",
         sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("home_id", sa.Integer(), nullable=False),
+        sa.Column("region_id", sa.Integer(), nullable=False),
+        sa.Column("region_prev_seq", sa.Integer(), nullable=False),
         sa.Column("recorded_at", sa.DateTime(), nullable=False),
         sa.Column(
             "channel",
@@ -172,11 +175,13 @@ def upgrade() -> None:
         sa.Column("state", sa.JSON(), nullable=False),
         sa.Column("idempotency_key", sa.String(length=80), nullable=True),
         sa.ForeignKeyConstraint(["home_id"], ["care_home.id"], name=op.f("fk_vacancy_update_home_id_care_home")),
+        sa.ForeignKeyConstraint(["region_id"], ["region.id"], name=op.f("fk_vacancy_update_region_id_region")),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_vacancy_update")),
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_vacancy_update_idempotency_key")),
     )
     with op.batch_alter_table("vacancy_update", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_vacancy_update_home_id"), ["home_id"], unique=False)
+        batch_op.create_index("ix_vacancy_update_region_seq", ["region_id", "seq"], unique=False)
 
     kinds = sa.table("care_kind", sa.column("code"), sa.column("name"), sa.column("position"))
     op.bulk_insert(
@@ -225,6 +230,7 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER vacancy_update_append_only ON vacancy_update")
         op.execute("DROP FUNCTION vacancy_update_append_only()")
     with op.batch_alter_table("vacancy_update", schema=None) as batch_op:
+        batch_op.drop_index("ix_vacancy_update_region_seq")
         batch_op.drop_index(batch_op.f("ix_vacancy_update_home_id"))
 
     op.drop_table("vacancy_update")

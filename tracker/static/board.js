@@ -11,7 +11,7 @@
   var kinds = [];             // [{code, name}] in display order
   var seq = null;             // last seq applied; null until the first snapshot
   var early = [];             // updates that arrived before the first snapshot
-  var pending = new Map();    // seq -> update received ahead of a gap
+  var pending = new Map();    // prev -> update received ahead of a gap
   var replayAskedAt = 0;
   var clockOffset = 0;        // server time minus this browser's time, in ms
   var flashing = new Set();
@@ -21,6 +21,7 @@
   function readFilters() {
     var p = new URLSearchParams(location.search);
     if (!p.has("from") && config.own_hospital_id) p.set("from", String(config.own_hospital_id));
+    if (!p.has("region")) p.set("region", config.own_region_id ? String(config.own_region_id) : "all");
     return p;
   }
   function fillForm(p) {
@@ -38,9 +39,12 @@
       else if (el.value !== "") p.set(el.name, el.value);
     });
     if (!p.has("from")) p.set("from", "");
+    var regionChanged = p.get("region") !== streamRegion();
     history.replaceState(null, "", "?" + p.toString());
+    if (regionChanged) watch();
     queueRender();
   }
+  function streamRegion() { return readFilters().get("region"); }
   form.addEventListener("change", formToUrl);
   form.addEventListener("submit", function (e) { e.preventDefault(); formToUrl(); });
   fillForm(readFilters());
@@ -51,8 +55,20 @@
   var socket = io("/board", {
     transports: ["websocket", "polling"],
     // Called on every (re)connection: a board that has seen seq N asks for what came after it.
-    auth: function (cb) { cb(seq === null ? {} : { since: seq }); }
+    auth: function (cb) {
+      var region = streamRegion(), payload = { region: region === "all" ? "all" : parseInt(region, 10) };
+      if (seq !== null) payload.since = seq;
+      cb(payload);
+    }
   });
+  var watching = streamRegion();
+  function watch() {  // another region: a different stream, so start again from a snapshot
+    if (streamRegion() === watching) return;
+    watching = streamRegion();
+    seq = null; homes = new Map(); pending.clear(); early = [];
+    rowsEl.replaceChildren();
+    socket.disconnect().connect();
+  }
   function setStatus(state, text) { statusEl.dataset.state = state; statusEl.textContent = text; }
   socket.on("connect", function () { setStatus("live", "Live"); });
   socket.on("disconnect", function () { setStatus("reconnecting", "Reconnecting…"); });
@@ -83,17 +99,19 @@
   });
 
   socket.on("update", onUpdate);
+  socket.on("updates", function (batch) { batch.updates.forEach(onUpdate); });
+  socket.on("tick", function (t) { if (seq !== null && t.seq > seq) askReplay(); });
 
   function onUpdate(ev) {
     if (seq === null) { early.push(ev); return; }
     if (ev.seq <= seq) return;                 // already applied (a replay can overlap a broadcast)
-    if (ev.seq > seq + 1) {                    // a gap: hold this one and ask for what is missing
-      pending.set(ev.seq, ev);
+    if (ev.prev !== seq) {                     // a gap: hold this one and ask for what is missing
+      pending.set(ev.prev, ev);
       askReplay();
       return;
     }
     apply(ev);
-    while (pending.has(seq + 1)) { var next = pending.get(seq + 1); pending.delete(seq + 1); apply(next); }
+    while (pending.has(seq)) { var next = pending.get(seq); pending.delete(seq); apply(next); }
   }
 
   function apply(ev) {
