@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,12 +21,19 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
     if overrides:
         app.config.from_mapping(overrides)
 
+    async_mode = _async_mode()
+    if async_mode == "gevent" and app.config["DATABASE_URL"].startswith("sqlite"):
+        # SQLite's busy wait blocks gevent's whole hub (measured: a 2 s stall for every client).
+        raise config_module.ConfigError(
+            "gevent workers need PostgreSQL (DATABASE_URL=postgresql://...); with SQLite run `python -m tracker`"
+        )
+
     db.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
     socketio.init_app(
         app,
-        async_mode="threading",
+        async_mode=async_mode,
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
         # Boards send nothing big; refuse anything that is not a small event.
         max_http_buffer_size=64_000,
@@ -46,3 +54,13 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
         return render_template("index.html")
 
     return app
+
+
+def _async_mode() -> str:
+    """gevent when gunicorn's gevent worker has monkey-patched this process, else threading.
+
+    Never left to Flask-SocketIO's own guess: with gevent installed it would pick gevent even in a
+    threaded server, and nothing would work.
+    """
+    monkey = sys.modules.get("gevent.monkey")
+    return "gevent" if monkey is not None and monkey.is_module_patched("socket") else "threading"

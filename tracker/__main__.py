@@ -1,11 +1,36 @@
-"""`python -m tracker`: serve the tracker in one process (the embedded default behind `make run`)."""
+"""`python -m tracker`: the embedded default behind `make run`.
 
-from . import create_app
-from .extensions import socketio
+One process: gunicorn's threaded worker (Flask-SocketIO's threading mode with simple-websocket)
+and the scheduler inside it. SQLite wants exactly this; for PostgreSQL and several processes see
+docs/deploy.md.
+"""
 
-app = create_app()
+from pathlib import Path
+
+from gunicorn.app.base import BaseApplication
+
+from . import config, create_app, scheduler
+
+
+class EmbeddedServer(BaseApplication):
+    def __init__(self, port: int, threads: int):
+        self.port, self.threads = port, threads
+        super().__init__()
+
+    def load_config(self):
+        self.cfg.set("bind", f"127.0.0.1:{self.port}")
+        self.cfg.set("workers", 1)  # Socket.IO sessions live in the worker: never more than one
+        self.cfg.set("worker_class", "gthread")
+        self.cfg.set("threads", self.threads)  # each open board holds a thread
+        self.cfg.set("accesslog", "-")
+
+    def load(self):
+        app = create_app()
+        scheduler.start_in_process(app)
+        return app
+
 
 if __name__ == "__main__":
-    port = app.config["PORT"]
-    print(f"Care home bed tracker: http://127.0.0.1:{port}/  (Ctrl-C stops it)", flush=True)
-    socketio.run(app, host="127.0.0.1", port=port, allow_unsafe_werkzeug=True)
+    settings = config.from_environment(Path(__file__).resolve().parent.parent / "instance")
+    print(f"Care home bed tracker: http://127.0.0.1:{settings['PORT']}/  (Ctrl-C stops it)", flush=True)
+    EmbeddedServer(settings["PORT"], settings["WEB_THREADS"]).run()

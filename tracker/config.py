@@ -95,6 +95,8 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
         "DATABASE_URL": database_url,
         "PUBLIC_BASE_URL": public_base_url,
         "PORT": _int("PORT", environ.get("PORT", "5000"), low=1, high=65535),
+        # Threads of the embedded server (`python -m tracker`); each open board holds one.
+        "WEB_THREADS": _int("WEB_THREADS", environ.get("WEB_THREADS", "100"), low=4, high=2000),
         # A confirmation older than STALE_AFTER is "ageing" (and, later, due a reminder); older than
         # EXPIRE_AFTER it is "stale": shown as unverified and never counted as available.
         "STALE_AFTER": stale_after,

@@ -1,0 +1,163 @@
+"""Production shape, for real: PostgreSQL, Redis as the Socket.IO message queue, two gevent web
+processes and a clock process. An update posted to one process reaches boards on the other."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tracker import create_app, homes
+from tracker.auth import create_token
+from tracker.db import session
+from tracker.models import CareHome, Locality, Offer, Region, Role
+
+from .follower import Follower
+from .servers import Redis, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+_names = itertools.count()
+
+
+class Deployment:
+    def __init__(self, postgres, redis: Redis, tmp_path: Path):
+        name = f"scale_{next(_names)}"
+        postgres.execute(f"CREATE DATABASE {name} TEMPLATE template_tracker")
+        self.redis, self.tmp = redis, tmp_path
+        self.ports = [free_port(), free_port()]
+        self.env = {
+            **os.environ,
+            "TRACKER_ENV": "production",
+            "SECRET_KEY": "scale-out-test-secret-key-long-enough-for-production",
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.ports[0]}",
+            "SESSION_COOKIE_SECURE": "false",
+            "DATABASE_URL": postgres.url(name),
+            "SOCKETIO_MESSAGE_QUEUE": redis.url,
+            "BOARD_TICK_SECONDS": "1",
+        }
+        self.processes: list[subprocess.Popen] = []
+
+    def prepare(self) -> tuple[str, str]:
+        """A care home and a board token; returns (token, form path)."""
+        app = create_app(self.env)
+        with app.app_context():
+            home = CareHome(name="Chy Lowen", locality=Locality(name="West Cornwall", region=Region(name="Cornwall")))
+            home.offers = [Offer(kind_code="NUR", capacity=30, position=0)]
+            session.add(home)
+            session.commit()
+            token, path = create_token("hospital system", Role.COORDINATOR), "/h/" + homes.link_token(home)
+        session.remove()
+        app.extensions["engine"].dispose()
+        return token, path
+
+    def start(self) -> None:
+        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        for i, port in enumerate(self.ports):
+            command = [gunicorn, "-k", "gevent", "-w", "1", "-b", f"127.0.0.1:{port}", "tracker:create_app()"]
+            self._spawn(command, f"web{i}")
+        self._spawn([sys.executable, "-m", "tracker.clock"], "clock")
+        for url in self.urls:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if requests.get(url + "/healthz", timeout=1).ok:
+                        break
+                except requests.RequestException:  # not listening yet, or still booting
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("web process did not start:\n" + self.logs())
+                time.sleep(0.1)
+
+    def _spawn(self, command: list[str], name: str) -> None:
+        with open(self.tmp / f"{name}.log", "w") as log:  # the child keeps its own copy of the descriptor
+            self.processes.append(subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=log))
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{port}" for port in self.ports]
+
+    def post(self, base_url: str, path: str, beds: int) -> int:
+        """Save the manager's form, CSRF and all, and return the update's seq."""
+        http = requests.Session()
+        page = http.get(base_url + path, timeout=10).text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        data = {"csrf_token": csrf, "kind-NUR": str(beds), "admissions": "open", "action": "save"}
+        response = http.post(base_url + path, data=data, allow_redirects=False, timeout=10)
+        assert response.status_code == 303, response.text
+        return int(response.headers["Location"].rsplit("/", 1)[1])
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.tmp.glob("*.log")))
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture
+def deployment(postgres, tmp_path):
+    redis = Redis().start()
+    deployment = Deployment(postgres, redis, tmp_path)
+    token, path = deployment.prepare()
+    try:
+        deployment.start()
+        yield deployment, token, path
+    finally:
+        deployment.stop()
+        redis.stop()
+
+
+def test_an_update_posted_to_one_process_reaches_a_board_on_the_other(deployment):
+    deploy, token, path = deployment
+    a, b = deploy.urls
+    board = Follower(token).connect(b)
+    seq = deploy.post(a, path, beds=3)
+    board.wait_for(seq)
+    assert board.homes[1]["kinds"]["NUR"]["available"] == 3
+    board.disconnect()
+
+
+def test_a_board_reconnecting_to_the_other_process_gets_what_it_missed(deployment):
+    deploy, token, path = deployment
+    a, b = deploy.urls
+    board = Follower(token).connect(b)
+    board.wait_for(deploy.post(a, path, beds=1))
+    board.disconnect()
+
+    missed = [deploy.post(a, path, beds=n) for n in (2, 3, 4)]
+
+    board.connect(a)  # like a browser whose process went away: it lands on the other one
+    board.wait_for(missed[-1])
+    assert board.applied == [1, 2, 3, 4]
+    assert board.homes[1]["kinds"]["NUR"]["available"] == 4
+    board.disconnect()
+
+
+def test_a_redis_restart_loses_no_update_for_a_board(deployment):
+    deploy, token, path = deployment
+    a, b = deploy.urls
+    board = Follower(token).connect(b)
+    board.wait_for(deploy.post(a, path, beds=1))
+
+    deploy.redis.stop(keep_dir=True)
+    lost_in_transit = deploy.post(a, path, beds=5)  # recorded; its broadcast to process B is dropped
+    deploy.redis.start()
+
+    # Nothing else changes: the clock's tick through the recovered queue tells the board it is behind.
+    board.wait_for(lost_in_transit, timeout=30)
+    assert board.applied == [1, 2]
+    assert board.homes[1]["kinds"]["NUR"]["available"] == 5
+    assert board.replays_asked >= 1
+    board.disconnect()

@@ -1,0 +1,55 @@
+"""Periodic jobs, and where they run.
+
+- `make run` (the embedded default): inside the one web process (`python -m tracker`).
+- Production: only in the separate clock process (`python -m tracker.clock`), never in web
+  processes. APScheduler must never share a job store between schedulers (its maintainer's words),
+  and jobs here keep no store at all: each one does one pass and returns, and any work that must
+  happen once is claimed in the database, so a second scheduler started by mistake is harmless.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import UTC
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+from . import board
+
+
+def jobs(app: Flask) -> list[tuple[Callable[[], None], int]]:
+    """Each job and its interval in seconds."""
+    return [(board.tick, app.config["BOARD_TICK_SECONDS"])]
+
+
+def _in_app_context(app: Flask, job: Callable[[], None]) -> Callable[[], None]:
+    @functools.wraps(job)
+    def run() -> None:
+        with app.app_context():
+            job()
+
+    return run
+
+
+def configure(scheduler: BaseScheduler, app: Flask) -> BaseScheduler:
+    for job, seconds in jobs(app):
+        # coalesce + one instance: a pass that overruns is not queued up behind itself.
+        scheduler.add_job(
+            _in_app_context(app, job), "interval", seconds=seconds, coalesce=True, max_instances=1, id=job.__name__
+        )
+    return scheduler
+
+
+def start_in_process(app: Flask) -> BaseScheduler:
+    scheduler = configure(BackgroundScheduler(timezone=UTC, daemon=True), app)
+    scheduler.start()
+    return scheduler
+
+
+def run_clock(app: Flask) -> None:
+    """Run the jobs in this process until it is stopped (the production clock process)."""
+    configure(BlockingScheduler(timezone=UTC), app).start()
