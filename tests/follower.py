@@ -7,6 +7,8 @@ import time
 
 import socketio
 
+REORDER_WAIT_S = 1.0
+
 
 class Follower:
     def __init__(self, token: str, region="all"):
@@ -16,6 +18,7 @@ class Follower:
         self.applied: list[int] = []  # every seq applied, in order
         self.replays_asked = 0
         self._pending: dict[int, dict] = {}
+        self._gap_timer: threading.Timer | None = None
         self._lock = threading.Lock()
         self.client = socketio.Client(reconnection=False)
         self.client.on("snapshot", self._on_snapshot, namespace="/board")
@@ -45,7 +48,7 @@ class Follower:
                 return
             if event["prev"] != self.seq:
                 self._pending[event["prev"]] = event
-                self._ask_replay()
+                self._await_gap()
                 return
             self._apply(event)
             while self.seq in self._pending:
@@ -54,11 +57,24 @@ class Follower:
     def _on_tick(self, tick):
         with self._lock:
             if self.seq is not None and tick["seq"] > self.seq:
-                self._ask_replay()
+                self._await_gap()
 
-    def _ask_replay(self):
-        self.replays_asked += 1
-        self.client.emit("replay", {"since": self.seq}, namespace="/board")
+    def _await_gap(self):
+        """Messages from different web processes can arrive out of order: wait before asking."""
+        if self._gap_timer is not None:
+            return
+        self._gap_timer = threading.Timer(REORDER_WAIT_S, self._gap_expired, args=(self.seq,))
+        self._gap_timer.daemon = True
+        self._gap_timer.start()
+
+    def _gap_expired(self, seq_then):
+        with self._lock:
+            self._gap_timer = None
+            if self.seq == seq_then:  # nothing moved: it was lost, not late
+                self.replays_asked += 1
+                self.client.emit("replay", {"since": self.seq}, namespace="/board")
+            elif self._pending:
+                self._await_gap()
 
     def _apply(self, event):
         self.seq = event["seq"]

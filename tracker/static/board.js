@@ -100,18 +100,31 @@
 
   socket.on("update", onUpdate);
   socket.on("updates", function (batch) { batch.updates.forEach(onUpdate); });
-  socket.on("tick", function (t) { if (seq !== null && t.seq > seq) askReplay(); });
+  socket.on("tick", function (t) { if (seq !== null && t.seq > seq) awaitGap(); });
 
   function onUpdate(ev) {
     if (seq === null) { early.push(ev); return; }
     if (ev.seq <= seq) return;                 // already applied (a replay can overlap a broadcast)
-    if (ev.prev !== seq) {                     // a gap: hold this one and ask for what is missing
+    if (ev.prev !== seq) {                     // a gap: hold this one until what it follows arrives
       pending.set(ev.prev, ev);
-      askReplay();
+      awaitGap();
       return;
     }
     apply(ev);
     while (pending.has(seq)) { var next = pending.get(seq); pending.delete(seq); apply(next); }
+  }
+
+  // Each web process sends its own updates, so messages can arrive out of order by a coalescing
+  // window or two. Give the missing one a moment to arrive before asking the server for it.
+  var REORDER_WAIT_MS = 1000, gapTimer = null, gapSince = null;
+  function awaitGap() {
+    if (gapTimer) return;
+    gapSince = seq;
+    gapTimer = setTimeout(function () {
+      gapTimer = null;
+      if (seq === gapSince) askReplay();      // nothing moved: it was lost, not late
+      else if (pending.size) awaitGap();
+    }, REORDER_WAIT_MS);
   }
 
   function apply(ev) {
