@@ -237,3 +237,35 @@ def test_a_tick_tells_each_stream_its_latest_seq(board_client, two_regions):
     board_module.tick()
     assert received(national, "tick") == [{"seq": 2}]
     assert received(regional, "tick") == [{"seq": 2}]
+
+
+def test_a_snapshot_shows_each_home_exactly_as_its_updates_do(board_client, make_home):
+    from datetime import date
+
+    from tracker import board as board_module
+    from tracker.db import session
+    from tracker.models import CareHome
+
+    open_home, closed_home = make_home(name="A Open", phone="01632 960001"), make_home(name="B Closed")
+    never = make_home(name="C Never")
+    record_update(
+        open_home.id, Change(counts={"NUR": 2, "RES": 1}, note="Hoist available"), channel=Channel.SMS, actor="t"
+    )
+    record_update(
+        closed_home.id,
+        Change(counts={"NUR": 0, "RES": 0}, admissions="closed", closed_reason="Flu", reopens_on=date(2030, 1, 1)),
+        channel=Channel.WEB,
+        actor="t",
+    )
+    (snap,) = received(board_client(auth={"region": "all"}), "snapshot")
+    by_id = {h["id"]: h for h in snap["homes"]}
+    assert [h["name"] for h in snap["homes"]] == ["A Open", "B Closed", "C Never"]
+    for home_id in (open_home.id, closed_home.id, never.id):
+        home = session.get(CareHome, home_id)
+        session.refresh(home)
+        sent = by_id[home_id]
+        assert {k: sent[k] for k in board_module.home_state(home)} == board_module.home_state(home)
+        assert sent["seq"] == home.last_seq and sent["locality"] == "West Cornwall"
+        assert sent["confirmed_at"] == (home.confirmed_at.isoformat() if home.confirmed_at else None)
+    assert by_id[open_home.id]["phone"] == "01632 960001" and by_id[open_home.id]["confirmed_via"] == "sms"
+    assert by_id[never.id]["kinds"]["NUR"] == {"capacity": 40, "available": None}

@@ -19,7 +19,18 @@ from sqlalchemy import select
 from . import auth
 from .db import session
 from .extensions import socketio
-from .models import CHANNEL_WORDS, BoardCursor, CareHome, CareKind, Hospital, Locality, Region, Update, utcnow
+from .models import (
+    CHANNEL_WORDS,
+    BoardCursor,
+    CareHome,
+    CareKind,
+    Hospital,
+    Locality,
+    Offer,
+    Region,
+    Update,
+    utcnow,
+)
 
 bp = Blueprint("board", __name__)
 
@@ -90,31 +101,10 @@ def update_event(row: Update, *, regional: bool) -> dict:
     }
 
 
-def snapshot_home(home: CareHome) -> dict:
-    return {
-        "id": home.id,
-        "seq": home.last_seq,
-        "name": home.name,
-        "locality": home.locality.name,
-        "address": home.address,
-        "postcode": home.postcode,
-        "phone": home.phone,
-        "lat": home.latitude,
-        "lon": home.longitude,
-        **home_state(home),
-        "confirmed_at": home.confirmed_at.isoformat() if home.confirmed_at else None,
-        "confirmed_via": str(home.confirmed_via) if home.confirmed_via else None,
-    }
-
-
 def snapshot(region_id: int | None) -> dict:
     # The cursor is read before the homes: a home may then be newer than `seq` (its update event
     # arrives again and is ignored by its per-home seq), but never older, which would lose one.
     seq = latest_seq(region_id)
-    query = select(CareHome).order_by(CareHome.name)
-    if region_id is not None:
-        query = query.join(CareHome.locality).where(Locality.region_id == region_id)
-    homes = session.scalars(query).all()
     kinds = session.scalars(select(CareKind).order_by(CareKind.position)).all()
     return {
         "seq": seq,
@@ -122,8 +112,58 @@ def snapshot(region_id: int | None) -> dict:
         "server_time": utcnow().isoformat(),
         "kinds": [{"code": k.code, "name": k.name} for k in kinds],
         **board_config(),
-        "homes": [snapshot_home(h) for h in homes],
+        "homes": snapshot_homes(region_id),
     }
+
+
+def snapshot_homes(region_id: int | None) -> list[dict]:
+    """Every home in the stream as boards are sent it.
+
+    Two plain queries rather than ORM objects: a national snapshot is 15,000 homes, and under gevent
+    building it blocks every other board of the process (`make bench` reports its time). The shape
+    matches home_state() exactly; tests/test_board.py holds them to it.
+    """
+    homes = (
+        select(
+            CareHome.id, CareHome.last_seq, CareHome.name, Locality.name.label("locality"), CareHome.address,
+            CareHome.postcode, CareHome.phone, CareHome.latitude, CareHome.longitude, CareHome.admissions_open,
+            CareHome.closed_reason, CareHome.reopens_on, CareHome.note, CareHome.confirmed_at, CareHome.confirmed_via,
+        )
+        .join(Locality, CareHome.locality_id == Locality.id)
+        .order_by(CareHome.name, CareHome.id)
+    )  # fmt: skip
+    offers = (
+        select(Offer.home_id, Offer.kind_code, Offer.capacity, Offer.available)
+        .join(CareHome, Offer.home_id == CareHome.id)
+        .order_by(Offer.home_id, Offer.position)
+    )
+    if region_id is not None:
+        homes = homes.where(Locality.region_id == region_id)
+        offers = offers.join(Locality, CareHome.locality_id == Locality.id).where(Locality.region_id == region_id)
+    kinds_of: dict[int, dict] = {}
+    for home_id, code, capacity, available in session.execute(offers):
+        kinds_of.setdefault(home_id, {})[code] = {"capacity": capacity, "available": available}
+    return [
+        {
+            "id": h.id,
+            "seq": h.last_seq,
+            "name": h.name,
+            "locality": h.locality,
+            "address": h.address,
+            "postcode": h.postcode,
+            "phone": h.phone,
+            "lat": h.latitude,
+            "lon": h.longitude,
+            "admissions": "open" if h.admissions_open else "closed",
+            "closed_reason": h.closed_reason,
+            "reopens_on": h.reopens_on.isoformat() if h.reopens_on else None,
+            "note": h.note,
+            "kinds": kinds_of.get(h.id, {}),
+            "confirmed_at": h.confirmed_at.isoformat() if h.confirmed_at else None,
+            "confirmed_via": str(h.confirmed_via) if h.confirmed_via else None,
+        }
+        for h in session.execute(homes)
+    ]
 
 
 def latest_seq(region_id: int | None) -> int:
