@@ -13,6 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 
@@ -33,6 +34,20 @@ def _wait_for_port(port: int, process: subprocess.Popen, what: str, log: Path, t
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"{what} did not listen on {port} within {timeout} s:\n{log.read_text()}")
+
+
+def wait_until_healthy(base_url: str, process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
+    """Poll the tracker's /healthz until it answers 200, or fail with the server's log."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(base_url + "/healthz", timeout=1):
+                return
+        except OSError:  # not listening yet, still booting, or 503
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{base_url} did not become healthy:\n{log.read_text()[-3000:]}")
+        time.sleep(0.1)
 
 
 class Postgres:

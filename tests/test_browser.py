@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,6 +18,7 @@ from tracker.db import session
 from tracker.models import CareHome, Hospital, Locality, Offer, Region, Role, User
 
 from .conftest import PASSWORD, SECRET
+from .servers import free_port, wait_until_healthy
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,12 +33,6 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -73,23 +65,16 @@ def server(migrated_sqlite, tmp_path):
         session.remove()
     app.extensions["engine"].dispose()
 
-    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed below
-    process = subprocess.Popen([sys.executable, "-m", "tracker"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    log = tmp_path / "server.log"
+    with open(log, "w") as out:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen([sys.executable, "-m", "tracker"], cwd=ROOT, env=env, stdout=out, stderr=out)
     base = f"http://127.0.0.1:{env['PORT']}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=1)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("server did not start:\n" + (tmp_path / "server.log").read_text()) from None
-            time.sleep(0.1)
-    yield base, link
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+    try:
+        wait_until_healthy(base, process, log)
+        yield base, link
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture

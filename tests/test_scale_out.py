@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from tracker.db import session
 from tracker.models import CareHome, Locality, Offer, Region, Role
 
 from .follower import Follower
-from .servers import Redis, free_port
+from .servers import Redis, free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 _names = itertools.count()
@@ -63,17 +62,8 @@ class Deployment:
             command = [gunicorn, "-k", "gevent", "-w", "1", "-b", f"127.0.0.1:{port}", "tracker:create_app()"]
             self._spawn(command, f"web{i}")
         self._spawn([sys.executable, "-m", "tracker.clock"], "clock")
-        for url in self.urls:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if requests.get(url + "/healthz", timeout=1).ok:
-                        break
-                except requests.RequestException:  # not listening yet, or still booting
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("web process did not start:\n" + self.logs())
-                time.sleep(0.1)
+        for process, url, name in zip(self.processes, self.urls, ("web0", "web1"), strict=False):
+            wait_until_healthy(url, process, self.tmp / f"{name}.log")
 
     def _spawn(self, command: list[str], name: str) -> None:
         with open(self.tmp / f"{name}.log", "w") as log:  # the child keeps its own copy of the descriptor
