@@ -1,0 +1,110 @@
+"""The text-message language: examples from the card, and properties over any input."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tracker.sms_language import SYNONYMS, Closed, Counts, Keyword, NotUnderstood, parse
+
+KINDS = {
+    "RES": "Residential",
+    "NUR": "Nursing",
+    "DRES": "Dementia residential",
+    "DNUR": "Dementia nursing",
+    "MH": "Mental health",
+    "LD": "Learning disability",
+    "D2A": "Short stay / discharge to assess",
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "beds"),
+    [
+        ("NUR 2 RES 0", {"NUR": 2, "RES": 0}),
+        ("nursing 2, dementia nursing 0", {"NUR": 2, "DNUR": 0}),
+        ("2 res", {"RES": 2}),
+        ("RES:2, NUR:1", {"RES": 2, "NUR": 1}),
+        ("  res   2  nur 1 ", {"RES": 2, "NUR": 1}),
+        ("nur2 dres0", {"NUR": 2, "DRES": 0}),
+        ("D2A 1", {"D2A": 1}),
+        ("short stay 1", {"D2A": 1}),
+        ("Residential care 3 beds free and nursing none", {"RES": 3, "NUR": 0}),
+        ("dementia residential 1 DNUR 2", {"DRES": 1, "DNUR": 2}),
+    ],
+)
+def test_it_understands_counts_in_many_forms(text, beds):
+    assert parse(text, KINDS).command == Counts(beds)
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [("SAME", "SAME"), ("no change", "SAME"), ("Full", "FULL"), ("open", "OPEN"), ("STATUS", "STATUS"),
+     ("link", "LINK"), ("HELP", "HELP"), ("STOP", "STOP")],
+)  # fmt: skip
+def test_it_understands_keywords(text, word):
+    assert parse(text, KINDS).command == Keyword(word)
+
+
+def test_closed_keeps_the_reason_as_written():
+    assert parse("CLOSED Norovirus outbreak, 2 residents", KINDS).command == Closed("Norovirus outbreak, 2 residents")
+
+
+def test_a_contact_of_several_homes_prefixes_the_short_code():
+    message = parse("tre NUR 2", KINDS, home_codes=["TRE", "PEN"])
+    assert (message.home_code, message.command) == ("TRE", Counts({"NUR": 2}))
+    assert parse("PEN same", KINDS, home_codes=["TRE", "PEN"]).home_code == "PEN"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "That message was empty"),
+        ("NUR", "How many nursing beds are free? Send, like: NUR 2"),
+        ("2", "Which kind of care is 2 for?"),
+        ("NUR RES 2", "How many nursing beds are free?"),
+        ("NUR -1", "cannot be below 0"),
+        ("NUR 2 nursing 3", "Nursing is in the message twice"),
+        ("dementia 2", "Say 'dementia nursing' (DNUR) or 'dementia residential' (DRES)."),
+        ("hello there", "Sorry, I did not understand 'hello'"),
+        ("NUR 5000", "5000 beds is more than any home has"),
+        ("closed", "Say why you are closed"),
+    ],
+)
+def test_anything_not_understood_gets_a_short_example(text, problem):
+    command = parse(text, KINDS).command
+    assert isinstance(command, NotUnderstood)
+    assert problem in command.problem
+    assert len(command.problem) <= 120
+
+
+@settings(max_examples=500)
+@given(st.text(max_size=200))
+def test_no_input_crashes_it(text):
+    assert isinstance(parse(text, KINDS, home_codes=["TRE"]).command, Counts | Keyword | Closed | NotUnderstood)
+
+
+VOCABULARY = [p.lower() for code, name in KINDS.items() for p in (code, name, *SYNONYMS.get(code, ()))]
+JUNK = ["hello", "beds?", "nur-2", "£5", "ok", "x2y", "thanks", "😀"]
+
+
+@settings(max_examples=500)
+@given(st.lists(st.one_of(st.sampled_from(VOCABULARY), st.integers(0, 99).map(str), st.sampled_from(JUNK)), max_size=8))
+def test_only_well_formed_input_records(words):
+    command = parse(" ".join(words), KINDS).command
+    if isinstance(command, Counts):
+        assert not any(w in JUNK for w in words)
+        assert all(0 <= n <= 99 for n in command.beds.values())
+
+
+@given(
+    st.dictionaries(st.sampled_from(sorted(KINDS)), st.integers(0, 60), min_size=1),
+    st.booleans(),
+    st.sampled_from([" ", ", ", ": ", "  ", " ; "]),
+    st.booleans(),
+)
+def test_any_well_formed_message_records_exactly_what_it_says(beds, number_first, separator, shout):
+    parts = [f"{n} {code}" if number_first else f"{code}{separator.strip() or ' '} {n}" for code, n in beds.items()]
+    text = separator.join(parts)
+    assert parse(text.upper() if shout else text.lower(), KINDS).command == Counts(beds)
