@@ -28,6 +28,10 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
             "gevent workers need PostgreSQL (DATABASE_URL=postgresql://...); with SQLite run `python -m tracker`"
         )
 
+    # Import the Socket.IO handlers before binding: @socketio.on registers on whichever server is
+    # bound at import time, so handlers imported after init_app would reach only that first app.
+    from . import auth, board, cli, health, homes, sms
+
     db.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -39,12 +43,11 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
         max_http_buffer_size=64_000,
     )
 
-    from . import auth, board, cli, health, homes
-
     app.register_blueprint(auth.bp)
     app.register_blueprint(board.bp)
     app.register_blueprint(homes.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(sms.bp)
     cli.register(app)
     app.add_template_filter(timefmt.local_time)
     app.add_template_filter(timefmt.ago)

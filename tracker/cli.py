@@ -7,12 +7,14 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from . import auth, demo, homes
+from . import auth, contacts, demo, homes
 from .db import session
-from .models import CareHome, Role, User, utcnow
+from .models import CareHome, Contact, Role, User, utcnow
+from .phones import BadPhoneNumber
 
 homes_cli = AppGroup("homes", help="Care homes and their managers' links.")
 tokens_cli = AppGroup("tokens", help="API tokens for machine clients.")
+contacts_cli = AppGroup("contacts", help="Phones that may update a home by text or call.")
 
 
 def find_home(ref: str) -> CareHome:
@@ -28,7 +30,8 @@ def find_home(ref: str) -> CareHome:
 def list_homes():
     """Print every home's id, CQC location id and name."""
     for home in session.scalars(select(CareHome).order_by(CareHome.id)):
-        click.echo(f"{home.id:>6}  {home.cqc_location_id or '-':<14}  {home.name} ({home.locality.name})")
+        code = home.short_code or "-"
+        click.echo(f"{home.id:>6}  {home.cqc_location_id or '-':<14}  {code:<6} {home.name} ({home.locality.name})")
 
 
 @homes_cli.command("link")
@@ -47,6 +50,52 @@ def rotate_link(home_ref: str):
     session.commit()
     click.echo(f"The old link for {home.name} no longer works. New link:", err=True)
     click.echo(homes.link_url(home))
+
+
+@contacts_cli.command("add")
+@click.argument("home_ref", metavar="HOME")
+@click.argument("phone")
+@click.option("--name", default="", help="Whose phone, e.g. 'Jo Smith, manager'.")
+def add_contact(home_ref: str, phone: str, name: str):
+    """Let PHONE update HOME by text message or phone call."""
+    home = find_home(home_ref)
+    try:
+        contact = contacts.add_contact(home, phone, name)
+    except (contacts.ContactError, BadPhoneNumber) as exc:
+        raise click.ClickException(str(exc)) from None
+    session.commit()
+    click.echo(
+        f"{contact.phone} can now update {home.name}"
+        + (f" (texts start {home.short_code})." if home.short_code else ".")
+    )
+
+
+@contacts_cli.command("remove")
+@click.argument("home_ref", metavar="HOME")
+@click.argument("phone")
+def remove_contact(home_ref: str, phone: str):
+    """Stop PHONE updating HOME."""
+    home = find_home(home_ref)
+    try:
+        contacts.remove_contact(home, phone)
+    except (contacts.ContactError, BadPhoneNumber) as exc:
+        raise click.ClickException(str(exc)) from None
+    session.commit()
+    click.echo(f"Removed {phone} from {home.name}.")
+
+
+@contacts_cli.command("list")
+@click.argument("home_ref", metavar="HOME", required=False)
+def list_contacts(home_ref: str | None):
+    """Every contact (of HOME, if given), with Twilio's word on whether it can be texted."""
+    query = select(Contact).join(Contact.home).order_by(CareHome.name, Contact.phone)
+    if home_ref:
+        query = query.where(Contact.home_id == find_home(home_ref).id)
+    for contact in session.scalars(query):
+        flag = " OPTED OUT (replied STOP)" if contact.opted_out_at else ""
+        flag += f" CANNOT BE TEXTED: {contact.failure}" if contact.failed_at else ""
+        code = f"[{contact.home.short_code}] " if contact.home.short_code else ""
+        click.echo(f"{contact.phone:<16} {code}{contact.home.name} {contact.name}{flag}".rstrip())
 
 
 @tokens_cli.command("create")
@@ -87,4 +136,5 @@ def _print_logins(headline: str) -> None:
 def register(app: Flask) -> None:
     app.cli.add_command(homes_cli)
     app.cli.add_command(tokens_cli)
+    app.cli.add_command(contacts_cli)
     app.cli.add_command(seed_demo)

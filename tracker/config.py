@@ -54,6 +54,33 @@ def _dev_secret_key(instance_path: Path) -> str:
     return path.read_text().strip()
 
 
+def _twilio(environ: Mapping[str, str]) -> dict:
+    """Twilio sends texts when an account, token and sender are all set; otherwise texts go to the
+    Outbox page. A token alone lets webhooks be checked (and tried locally) while sending stays offline."""
+    sid = environ.get("TWILIO_ACCOUNT_SID", "").strip()
+    token = environ.get("TWILIO_AUTH_TOKEN", "").strip()
+    sender = environ.get("TWILIO_FROM", "").strip()
+    service = environ.get("TWILIO_MESSAGING_SERVICE_SID", "").strip()
+    if (sid or sender or service) and not (sid and token and (sender or service)):
+        raise ConfigError(
+            "Twilio is half configured: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and one of TWILIO_FROM "
+            "or TWILIO_MESSAGING_SERVICE_SID (or none of them, to keep texts in the Outbox)"
+        )
+    if sid and not sid.startswith("AC"):
+        raise ConfigError(f"TWILIO_ACCOUNT_SID={sid!r}: expected an account SID starting AC")
+    if service and not service.startswith("MG"):
+        raise ConfigError(f"TWILIO_MESSAGING_SERVICE_SID={service!r}: expected a SID starting MG")
+    if sender and not re.fullmatch(r"\+[1-9]\d{7,14}", sender):
+        raise ConfigError(f"TWILIO_FROM={sender!r}: expected a number in E.164 form, like +447700900123")
+    return {
+        "SMS_BACKEND": "twilio" if sid else "outbox",
+        "TWILIO_ACCOUNT_SID": sid,
+        "TWILIO_AUTH_TOKEN": token,
+        "TWILIO_FROM": sender,
+        "TWILIO_MESSAGING_SERVICE_SID": service,
+    }
+
+
 def load(environ: Mapping[str, str], instance_path: Path) -> dict:
     """Build the Flask config from environment variables (see docs/configuration.md)."""
     env = environ.get("TRACKER_ENV", "development")
@@ -89,7 +116,12 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
     if production and not public_base_url:
         raise ConfigError("PUBLIC_BASE_URL must be set in production: it is the start of every link sent by text")
 
+    twilio = _twilio(environ)
+
     return {
+        **twilio,
+        # Said to anyone who texts or calls from an unregistered number.
+        "HELP_CONTACT": environ.get("HELP_CONTACT", "your hospital discharge hub"),
         "TRACKER_ENV": env,
         "SECRET_KEY": secret_key,
         "DATABASE_URL": database_url,

@@ -145,6 +145,8 @@ class CareHome(Base):
     locality_id: Mapped[int] = mapped_column(ForeignKey("locality.id"), index=True)
     phone: Mapped[str] = mapped_column(String(30), default="")
     cqc_location_id: Mapped[str | None] = mapped_column(String(20), unique=True)
+    # What a contact of several homes starts a text with ("TRE NUR 2").
+    short_code: Mapped[str | None] = mapped_column(String(8), unique=True)
     listed_publicly: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped to rotate the manager's link: every link signed with an older version stops working.
     link_version: Mapped[int] = mapped_column(Integer, default=1)
@@ -289,5 +291,57 @@ class Contact(Base):
     home_id: Mapped[int] = mapped_column(ForeignKey("care_home.id", ondelete="CASCADE"), index=True)
     phone: Mapped[str] = mapped_column(String(20), index=True)
     name: Mapped[str] = mapped_column(Text, default="")
+    # Set by Twilio's answers: the number replied STOP (error 21610), or cannot take texts at all.
+    opted_out_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    failure: Mapped[str | None] = mapped_column(String(200))
 
     home: Mapped[CareHome] = relationship(back_populates="contacts")
+
+
+class InboundMessage(Base):
+    """Every text received, with what it did. The MessageSid makes a redelivery a no-op."""
+
+    __tablename__ = "inbound_message"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    idempotency_token: Mapped[str | None] = mapped_column(String(120))  # Twilio's I-Twilio-Idempotency-Token
+    sender: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    home_id: Mapped[int | None] = mapped_column(ForeignKey("care_home.id"))
+    outcome: Mapped[str] = mapped_column(String(20))  # recorded, confirmed, replied, refused, unknown-sender...
+    reply: Mapped[str] = mapped_column(Text, default="")
+    update_seq: Mapped[int | None] = mapped_column(ForeignKey("vacancy_update.seq"))
+
+    home: Mapped[CareHome | None] = relationship()
+
+
+class OutboundState(enum.StrEnum):
+    """Twilio's message states, plus `outbox` for the offline backend. Ranked: a state only moves forward."""
+
+    PENDING = "pending"  # stored, not yet handed to a backend
+    OUTBOX = "outbox"  # kept for the admin Outbox page (no Twilio configured)
+    ACCEPTED = "accepted"
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"  # the request may have reached Twilio: never resent blindly
+
+
+class OutboundMessage(Base):
+    __tablename__ = "outbound_message"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    to: Mapped[str] = mapped_column(String(32), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    purpose: Mapped[str] = mapped_column(String(40))  # reply, reminder, escalation, ...
+    home_id: Mapped[int | None] = mapped_column(ForeignKey("care_home.id"))
+    state: Mapped[OutboundState] = mapped_column(_enum(OutboundState, 20))
+    twilio_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]

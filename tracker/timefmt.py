@@ -25,3 +25,9 @@ def ago(moment: datetime | None, now: datetime) -> str:
             count = seconds // size
             return f"{count} {unit}{'' if count == 1 else 's'} ago"
     raise AssertionError("unreachable")
+
+
+def short_time(moment: datetime) -> str:
+    """'14:05 Mon 23 Nov', for text messages."""
+    local = moment.astimezone(LONDON)
+    return f"{local:%H:%M %a} {local.day} {local:%b}"

@@ -1,0 +1,254 @@
+"""POST /twilio/sms and /twilio/status, signed as Twilio signs them."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+
+from tracker import contacts
+from tracker.db import session
+from tracker.models import CareHome, Contact, InboundMessage, OutboundMessage, OutboundState, Update, utcnow
+
+TOKEN = "twilio-test-auth-token"
+BASE = "https://beds.example.nhs.uk"
+MANAGER = "+447700900123"
+_sids = itertools.count(1)
+
+
+@pytest.fixture
+def app(make_app, environ):
+    env = {**environ, "TWILIO_AUTH_TOKEN": TOKEN, "PUBLIC_BASE_URL": BASE, "HELP_CONTACT": "the Treliske discharge hub"}
+    app = make_app(env, {"TESTING": True, "WTF_CSRF_ENABLED": True})  # Twilio's routes must not need CSRF
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def home(make_home):
+    home = make_home(name="Trelawney House", offers={"NUR": 40, "RES": 20})
+    contacts.add_contact(home, "07700 900123", "Jo (manager)")
+    session.commit()
+    return home
+
+
+def signed_post(client, path, params, *, token=TOKEN, url=None, headers=None):
+    signature = RequestValidator(token).compute_signature(url or BASE + path, params)
+    return client.post(path, data=params, headers={"X-Twilio-Signature": signature, **(headers or {})})
+
+
+def text(client, body, sender=MANAGER, sid=None):
+    params = {"MessageSid": sid or f"SM{next(_sids):032d}", "From": sender, "To": "+447700900999", "Body": body}
+    response = signed_post(client, "/twilio/sms", params)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "text/xml"
+    return response.get_data(as_text=True)
+
+
+def history() -> list[Update]:
+    return session.scalars(select(Update).order_by(Update.seq)).all()
+
+
+def test_a_registered_number_texting_counts_records_them_and_says_exactly_that(client, home):
+    reply = text(client, "NUR 2 RES 0")
+    assert "Trelawney House: recorded at" in reply and "NUR 2, RES 0. Open to admissions." in reply
+    (row,) = history()
+    assert row.channel == "sms" and row.state["kinds"]["NUR"]["available"] == 2
+    assert row.actor == f"Jo (manager) {MANAGER}"
+    logged = session.scalars(select(InboundMessage)).one()
+    assert (logged.outcome, logged.update_seq, logged.home_id) == ("recorded", row.seq, home.id)
+
+
+def test_the_board_updates_live_from_a_text(client, home, app):
+    from tracker.extensions import socketio
+
+    app.config["BOARD_COALESCE_MS"] = 0
+    from tracker.auth import create_token
+    from tracker.models import Role
+
+    board = socketio.test_client(app, namespace="/board", auth={"token": create_token("t", Role.COORDINATOR)})
+    board.get_received("/board")
+    text(client, "nursing 3")
+    (event,) = [e["args"][0] for e in board.get_received("/board") if e["name"] == "update"]
+    assert event["home"]["kinds"]["NUR"]["available"] == 3 and event["home"]["confirmed_via"] == "sms"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("SAME", "confirmed no change at"),
+        ("FULL", "NUR 0, RES 0"),
+        ("CLOSED norovirus outbreak", "Closed: norovirus outbreak."),
+    ],
+)
+def test_keywords_record_through_the_write_path(client, home, body, expected):
+    text(client, "NUR 2 RES 1")
+    assert expected in text(client, body)
+    assert len(history()) == 2
+
+
+def test_open_reopens_a_closed_home(client, home):
+    text(client, "NUR 0 RES 0")
+    text(client, "closed flu")
+    assert "Open to admissions." in text(client, "OPEN")
+    assert session.get(CareHome, home.id).admissions_open
+
+
+def test_status_link_and_help_answer_and_record_nothing(client, home):
+    assert "no numbers recorded yet" in text(client, "STATUS")
+    text(client, "NUR 4 RES 2")
+    assert "NUR 4, RES 2. Open to admissions. Confirmed just now by text message." in text(client, "status")
+    assert f"update your beds at {BASE}/h/" in text(client, "LINK")
+    assert "Your kinds: NUR RES" in text(client, "help")
+    assert len(history()) == 1
+
+
+def test_a_kind_the_home_does_not_offer_is_refused_by_name(client, home):
+    reply = text(client, "MH 2")
+    assert "Not recorded. Trelawney House does not offer mental health care" in reply
+    assert history() == []
+
+
+def test_more_beds_than_registered_is_refused_and_nothing_recorded(client, home):
+    assert "no more than 40 can be free" in text(client, "NUR 41")
+    assert history() == []
+
+
+def test_anything_not_understood_gets_an_example_and_records_nothing(client, home):
+    reply = text(client, "we have some beds")
+    assert "like: NUR 2 RES 0" in reply and "HELP" in reply
+    assert history() == []
+    assert session.scalars(select(InboundMessage)).one().outcome == "not-understood"
+
+
+def test_an_unknown_number_is_told_whom_to_contact(client, home):
+    reply = text(client, "NUR 2", sender="+447700900555")
+    assert "not registered with the care home bed tracker. Ask the Treliske discharge hub to add it." in reply
+    assert history() == []
+    assert session.scalars(select(InboundMessage)).one().outcome == "unknown-sender"
+
+
+def test_a_number_written_nationally_is_the_same_contact(client, home):
+    text(client, "NUR 1", sender="07700 900123")
+    assert len(history()) == 1
+
+
+def test_a_repeated_delivery_changes_nothing_and_gets_the_same_reply(client, home):
+    first = text(client, "NUR 2", sid="SMrepeat")
+    again = text(client, "NUR 2", sid="SMrepeat")
+    assert first == again
+    assert len(history()) == 1
+    assert session.scalar(select(func.count()).select_from(InboundMessage)) == 1
+
+
+def test_a_contact_of_several_homes_starts_with_the_home_code(client, home, make_home):
+    other = make_home(name="Penmere Lodge", offers={"RES": 30})
+    contacts.add_contact(other, MANAGER)
+    session.commit()
+    assert (home.short_code, other.short_code) == ("TRE", "PEN")
+
+    reply = text(client, "RES 2")
+    assert "You text for several homes: start with its code" in reply and "PEN Penmere Lodge" in reply
+    assert history() == []
+
+    assert "Penmere Lodge: recorded" in text(client, "pen RES 2")
+    assert history()[0].home_id == other.id
+
+
+def test_stop_is_noted_against_the_contact_without_a_reply(client, home):
+    assert "<Message>" not in text(client, "STOP")
+    assert session.scalars(select(Contact)).one().opted_out_at is not None
+    text(client, "START")
+    assert session.scalars(select(Contact)).one().opted_out_at is None
+
+
+# ---- signatures ------------------------------------------------------------------------------
+
+
+def test_a_forged_signature_is_refused_and_records_nothing(client, home):
+    params = {"MessageSid": "SMforged", "From": MANAGER, "Body": "NUR 2"}
+    assert signed_post(client, "/twilio/sms", params, token="not-the-token").status_code == 403
+    assert history() == [] and session.scalar(select(func.count()).select_from(InboundMessage)) == 0
+
+
+def test_a_signature_for_another_url_is_refused(client, home):
+    params = {"MessageSid": "SMwrongurl", "From": MANAGER, "Body": "NUR 2"}
+    assert signed_post(client, "/twilio/sms", params, url="http://localhost/twilio/sms").status_code == 403
+
+
+def test_a_request_without_a_signature_is_refused(client, home):
+    assert client.post("/twilio/sms", data={"MessageSid": "SMx", "From": MANAGER, "Body": "NUR 2"}).status_code == 403
+    assert history() == []
+
+
+def test_a_tampered_body_is_refused(client, home):
+    params = {"MessageSid": "SMtamper", "From": MANAGER, "Body": "NUR 2"}
+    signature = RequestValidator(TOKEN).compute_signature(BASE + "/twilio/sms", params)
+    tampered = {**params, "Body": "NUR 40"}
+    assert client.post("/twilio/sms", data=tampered, headers={"X-Twilio-Signature": signature}).status_code == 403
+
+
+def test_with_no_auth_token_configured_every_request_is_refused(make_app, environ, make_home):
+    app = make_app({**environ, "PUBLIC_BASE_URL": BASE}, {"TESTING": True})
+    with app.app_context():
+        make_home()
+        params = {"MessageSid": "SMnotoken", "From": MANAGER, "Body": "NUR 2"}
+        response = signed_post(app.test_client(), "/twilio/sms", params, token="")
+        assert response.status_code == 403
+        assert history() == []
+
+
+# ---- outbound texts and their status callbacks ----------------------------------------------
+
+
+def test_without_twilio_texts_go_to_the_outbox(app, home):
+    from tracker.messaging import send_sms
+
+    message = send_sms(MANAGER, "Please confirm your beds", purpose="reminder", home_id=home.id)
+    assert message.state == OutboundState.OUTBOX
+    assert session.scalars(select(OutboundMessage)).one().body == "Please confirm your beds"
+
+
+def sent_message(state=OutboundState.QUEUED, sid="SMout1") -> OutboundMessage:
+    message = OutboundMessage(
+        to=MANAGER, body="x", purpose="reminder", state=state, twilio_sid=sid, created_at=utcnow(), updated_at=utcnow()
+    )
+    session.add(message)
+    session.commit()
+    return message
+
+
+def status(client, sid, state, error=None):
+    params = {"MessageSid": sid, "MessageStatus": state, **({"ErrorCode": str(error)} if error else {})}
+    return signed_post(client, "/twilio/status", params)
+
+
+def test_status_callbacks_only_move_a_message_forward(client, home):
+    message = sent_message()
+    assert status(client, "SMout1", "delivered").status_code == 204
+    assert status(client, "SMout1", "sent").status_code == 204  # arrived late: ignored
+    session.refresh(message)
+    assert message.state == OutboundState.DELIVERED
+
+
+def test_an_opt_out_error_flags_the_contact(client, home):
+    sent_message()
+    status(client, "SMout1", "failed", error=21610)
+    assert session.scalars(select(Contact)).one().opted_out_at is not None
+
+
+def test_a_permanent_failure_flags_the_contact_with_the_reason(client, home):
+    sent_message()
+    status(client, "SMout1", "undelivered", error=30006)
+    contact = session.scalars(select(Contact)).one()
+    assert contact.failed_at is not None and contact.failure == "a landline or unreachable carrier"
+
+
+def test_a_forged_status_callback_is_refused(client, home):
+    message = sent_message()
+    params = {"MessageSid": "SMout1", "MessageStatus": "failed"}
+    assert signed_post(client, "/twilio/status", params, token="forged").status_code == 403
+    session.refresh(message)
+    assert message.state == OutboundState.QUEUED

@@ -1,0 +1,199 @@
+"""Care home managers update beds by text message, through Twilio. Thin: check, parse, record, reply."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from . import homes, messaging
+from .db import session
+from .extensions import csrf
+from .models import CHANNEL_WORDS, CareHome, CareKind, Channel, Contact, InboundMessage, utcnow
+from .phones import BadPhoneNumber, to_e164
+from .sms_language import Closed, Counts, Keyword, NotUnderstood, parse
+from .timefmt import ago, short_time
+from .vacancies import Change, UpdateRejected, record_update
+
+bp = Blueprint("sms", __name__, url_prefix="/twilio")
+csrf.exempt(bp)  # Twilio cannot send a CSRF token; every request is signed instead
+
+GSM_7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
+    "¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+
+
+def signed_by_twilio() -> None:
+    """Refuse (403) anything Twilio did not sign for the URL it was sent to; refuse all without a token."""
+    token = current_app.config["TWILIO_AUTH_TOKEN"]
+    if not token:
+        abort(403, "Twilio webhooks are switched off: TWILIO_AUTH_TOKEN is not set.")
+    # Behind a proxy Flask sees the wrong scheme and host: Twilio signed the public URL.
+    base = current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
+    url = base + request.full_path.rstrip("?")
+    if not RequestValidator(token).validate(url, request.form, request.headers.get("X-Twilio-Signature", "")):
+        abort(403, "The request was not signed by Twilio for this address.")
+
+
+@bp.post("/sms")
+def inbound():
+    signed_by_twilio()
+    sid = request.form.get("MessageSid", "")
+    if not sid:
+        abort(400, "MessageSid is missing.")
+    if done := _logged(sid):  # Twilio delivered it again: change nothing, say the same
+        return twiml(done.reply)
+
+    body = request.form.get("Body", "")[:1600]
+    try:
+        sender = to_e164(request.form.get("From", ""))
+    except BadPhoneNumber:
+        sender = request.form.get("From", "")[:32]
+    outcome, reply, home_id, seq = handle(sender, body, sid)
+    log = InboundMessage(
+        message_sid=sid,
+        idempotency_token=request.headers.get("I-Twilio-Idempotency-Token"),
+        sender=sender,
+        body=body,
+        received_at=utcnow(),
+        home_id=home_id,
+        outcome=outcome,
+        reply=reply,
+        update_seq=seq,
+    )
+    session.add(log)
+    try:
+        session.commit()
+    except IntegrityError:  # the same message, delivered twice at once: the first one answers
+        session.rollback()
+        return twiml(_logged(sid).reply)
+    return twiml(reply)
+
+
+@bp.post("/status")
+def status_callback():
+    """Twilio tells us what became of a text we sent."""
+    signed_by_twilio()
+    error = request.form.get("ErrorCode", "")
+    messaging.record_status(
+        request.form.get("MessageSid", ""),
+        request.form.get("MessageStatus", ""),
+        int(error) if error.isdigit() else None,
+    )
+    return Response(status=204)
+
+
+def twiml(reply: str) -> Response:
+    response = MessagingResponse()
+    if reply:
+        response.message(reply)
+    return Response(str(response), mimetype="text/xml")
+
+
+def _logged(sid: str) -> InboundMessage | None:
+    return session.scalars(select(InboundMessage).where(InboundMessage.message_sid == sid)).one_or_none()
+
+
+def handle(sender: str, body: str, sid: str) -> tuple[str, str, int | None, int | None]:
+    """What a text does: (outcome, reply, home id, update seq)."""
+    contacts = session.scalars(select(Contact).where(Contact.phone == sender)).all()
+    if not contacts:
+        who = current_app.config["HELP_CONTACT"]
+        return (
+            "unknown-sender",
+            f"This number is not registered with the care home bed tracker. Ask {who} to add it.",
+            None,
+            None,
+        )
+    by_code = {c.home.short_code: c.home for c in contacts if c.home.short_code}
+    kinds = {k.code: k.name for k in session.scalars(select(CareKind).order_by(CareKind.position))}
+    message = parse(body, kinds, by_code)
+    command = message.command
+
+    if isinstance(command, Keyword) and command.word in ("STOP", "START"):
+        # Twilio itself answers STOP and blocks further texts; note it so admins see why.
+        for contact in contacts:
+            contact.opted_out_at = utcnow() if command.word == "STOP" else None
+        return ("opted-out" if command.word == "STOP" else "opted-in"), "", None, None
+
+    if message.home_code:
+        home = by_code[message.home_code]
+    elif len({c.home_id for c in contacts}) == 1:
+        home = contacts[0].home
+    else:
+        codes = ", ".join(f"{code} {h.name}" for code, h in sorted(by_code.items()))
+        return (
+            "needs-home",
+            fit(f"You text for several homes: start with its code, like: TRE NUR 2. Codes: {codes}"),
+            None,
+            None,
+        )
+
+    if isinstance(command, NotUnderstood):
+        return "not-understood", fit(command.problem + " Text HELP for more."), home.id, None
+    if isinstance(command, Keyword) and command.word in ("STATUS", "LINK", "HELP"):
+        return "replied", fit(_answer(command.word, home)), home.id, None
+
+    change = _change(command, home)
+    contact = next(c for c in contacts if c.home_id == home.id)
+    actor = f"{contact.name or 'contact'} {sender}"
+    try:
+        row = record_update(home.id, change, channel=Channel.SMS, actor=actor, idempotency_key=f"sms:{sid}")
+    except UpdateRejected as rejected:
+        return "refused", fit("Not recorded. " + " ".join(rejected.errors.values())), home.id, None
+    what = "recorded" if row.changed else "confirmed no change"
+    reply = f"{_name(home)}: {what} at {short_time(row.recorded_at)}: {_described(row.state)}"
+    if row.changed:
+        reply += " Text SAME when nothing has changed."
+    return ("recorded" if row.changed else "confirmed"), fit(reply), home.id, row.seq
+
+
+def _change(command, home: CareHome) -> Change:
+    if isinstance(command, Counts):
+        return Change(counts=command.beds)
+    if isinstance(command, Closed):
+        return Change(admissions="closed", closed_reason=command.reason)
+    return {
+        "SAME": Change(),
+        "FULL": Change(counts={o.kind_code: 0 for o in home.offers}),
+        "OPEN": Change(admissions="open"),
+    }[command.word]
+
+
+def _answer(word: str, home: CareHome) -> str:
+    if word == "LINK":
+        return f"{_name(home)}: update your beds at {homes.link_url(home)}"
+    if word == "HELP":
+        codes = " ".join(o.kind_code for o in home.offers)
+        return (
+            f"Text the beds free, like: {home.offers[0].kind_code} 2. Your kinds: {codes}. SAME = no change. "
+            "FULL = none free. CLOSED reason, or OPEN. STATUS = what we show. LINK = web form."
+        )
+    if home.confirmed_at is None:
+        return f"{_name(home)}: no numbers recorded yet. Text the beds free, like: NUR 2 RES 0"
+    via = CHANNEL_WORDS.get(home.confirmed_via, "") if home.confirmed_via else ""
+    state = {"kinds": {o.kind_code: {"available": o.available} for o in home.offers}}
+    state |= {"admissions": "open" if home.admissions_open else "closed", "closed_reason": home.closed_reason}
+    return f"{_name(home)}: {_described(state)} Confirmed {ago(home.confirmed_at, utcnow())} by {via}."
+
+
+def _described(state: dict) -> str:
+    counts = ", ".join(
+        f"{code} {'not given' if kind['available'] is None else kind['available']}"
+        for code, kind in state["kinds"].items()
+    )
+    status = "Open to admissions." if state["admissions"] == "open" else f"Closed: {state['closed_reason']}."
+    return f"{counts}. {status}"
+
+
+def _name(home: CareHome) -> str:
+    return home.name if len(home.name) <= 40 else home.name[:39] + "."
+
+
+def fit(text: str) -> str:
+    """At most two SMS segments: 306 characters of the GSM alphabet, or 134 once any other is used."""
+    limit = 306 if set(text) <= GSM_7 else 134
+    return text if len(text) <= limit else text[: limit - 3] + "..."
