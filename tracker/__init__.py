@@ -30,7 +30,7 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
 
     # Import the Socket.IO handlers before binding: @socketio.on registers on whichever server is
     # bound at import time, so handlers imported after init_app would reach only that first app.
-    from . import auth, board, cli, health, homes, sms
+    from . import admin, auth, board, cli, health, homes, sms, voice
 
     db.init_app(app)
     csrf.init_app(app)
@@ -43,11 +43,13 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
         max_http_buffer_size=64_000,
     )
 
+    app.register_blueprint(admin.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(board.bp)
     app.register_blueprint(homes.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(sms.bp)
+    app.register_blueprint(voice.bp)
     cli.register(app)
     app.add_template_filter(timefmt.local_time)
     app.add_template_filter(timefmt.ago)

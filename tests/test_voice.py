@@ -1,0 +1,98 @@
+"""POST /twilio/voice: a registered caller keys the beds free for each kind, hears them read back,
+and presses 1 to record them through the write path."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+from sqlalchemy import select
+
+from tracker import contacts
+from tracker.db import session
+from tracker.models import Update
+
+from .test_sms import BASE, MANAGER, TOKEN, signed_post
+
+
+@pytest.fixture
+def app(make_app, environ):
+    app = make_app({**environ, "TWILIO_AUTH_TOKEN": TOKEN, "PUBLIC_BASE_URL": BASE}, {"TESTING": True})
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def home(make_home):
+    home = make_home(name="Trelawney House", offers={"NUR": 40, "RES": 20})
+    contacts.add_contact(home, MANAGER, "Jo")
+    session.commit()
+    return home
+
+
+class Call:
+    """Follows the TwiML the way Twilio would: say, gather digits, post them to the action URL."""
+
+    def __init__(self, client, caller=MANAGER):
+        self.client, self.caller, self.twiml = client, caller, ""
+
+    def post(self, path="/twilio/voice", digits=None):
+        params = {"CallSid": "CA0001", "From": self.caller, "To": "+447700900999"}
+        if digits is not None:
+            params["Digits"] = digits
+        response = signed_post(self.client, path, params)
+        assert response.status_code == 200 and response.mimetype == "text/xml"
+        self.twiml = response.get_data(as_text=True)
+        return self
+
+    def key(self, digits):
+        action = unescape(re.search(r'<Gather action="([^"]+)"', self.twiml).group(1))
+        return self.post(action, digits)
+
+    def says(self) -> str:
+        return " ".join(unescape(s) for s in re.findall(r"<Say[^>]*>([^<]*)</Say>", self.twiml))
+
+
+def test_a_caller_keys_each_kind_confirms_and_the_board_is_updated(client, home):
+    call = Call(client).post()
+    assert 'input="dtmf"' in call.twiml and "Nursing beds free: key the number, then hash." in call.says()
+    assert "Residential beds free" in call.key("2").says()
+    assert "You keyed nursing 2, residential 1. Press 1 to record this" in call.key("1").says()
+    assert "Recorded for Trelawney House: nursing 2, residential 1." in call.key("1").says()
+    assert "<Hangup />" in call.twiml
+    (row,) = session.scalars(select(Update)).all()
+    assert row.channel == "voice" and row.state["kinds"]["NUR"]["available"] == 2
+    assert row.state["kinds"]["RES"]["available"] == 1
+
+
+def test_too_many_beds_is_asked_again(client, home):
+    call = Call(client).post().key("41")
+    assert "more than your 40 registered Nursing beds" in call.says()
+    assert "Residential beds free" in call.key("3").says()
+
+
+def test_pressing_2_starts_again_and_records_nothing(client, home):
+    call = Call(client).post().key("2").key("1")
+    assert "Nursing beds free" in call.key("2").says()
+    assert session.scalars(select(Update)).all() == []
+
+
+def test_an_unknown_caller_hears_whom_to_contact(client, home):
+    call = Call(client, caller="+447700900555").post()
+    assert "not registered with the care home bed tracker" in call.says() and "<Hangup />" in call.twiml
+
+
+def test_a_caller_for_several_homes_chooses_one(client, home, make_home):
+    other = make_home(name="Penmere Lodge", offers={"RES": 30})
+    contacts.add_contact(other, MANAGER)
+    session.commit()
+    call = Call(client).post()
+    assert "For Penmere Lodge, press 1. For Trelawney House, press 2." in call.says()
+    assert "Residential beds free" in call.key("1").says()
+    call.key("4").key("1")
+    assert session.scalars(select(Update)).one().home_id == other.id
+
+
+def test_a_forged_call_is_refused(client, home):
+    assert signed_post(client, "/twilio/voice", {"From": MANAGER, "Digits": "1"}, token="forged").status_code == 403
