@@ -94,7 +94,7 @@ def send_stats(sent: list, errors: list[str], duration: float) -> dict:
 
 def fleet_stats(marked: dict) -> dict:
     workers = marked["workers"]
-    total = {k: sum(w[k] for w in workers) for k in ("receipts", "duplicates", "replays", "unfilled_gaps",
+    total = {k: sum(w[k] for w in workers) for k in ("receipts", "duplicates", "held", "replays", "unfilled_gaps",
                                                      "disconnects", "batches", "ticks", "connected")}  # fmt: skip
     sized = sum(w["updates_sized"] for w in workers)
     total["update_event_bytes"] = round(sum(w["update_bytes"] for w in workers) / sized) if sized else None

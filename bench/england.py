@@ -131,7 +131,7 @@ def _record_initial(args: tuple[dict, list[tuple[int, dict[str, int]]]]) -> int:
     return len(states)
 
 
-def load(env: dict, homes: int = 15_000, processes: int = 3, seed: int = 2026, log=print) -> dict:
+def load(env: dict, homes: int = 15_000, processes: int = 2, seed: int = 2026, log=print) -> dict:
     """Load England into an empty, migrated database and return the driver's plan."""
     from tracker import create_app
     from tracker.auth import create_token

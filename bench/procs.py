@@ -27,11 +27,17 @@ class Service:
         self.log = log_dir / f"{name}.log"
         self.process: subprocess.Popen | None = None
 
-    def start(self, health_url: str, timeout: float = 60) -> Service:
+    def start(self, health_url: str | None, timeout: float = 60) -> Service:
+        """Start and wait until `health_url` answers 200 (no URL: until it has stayed up for a second)."""
         with open(self.log, "w") as out:
             self.process = subprocess.Popen(
                 self.command, cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
+        if health_url is None:
+            time.sleep(1)
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited at start; its log ({self.log}):\n{self.tail()}")
+            return self
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -62,7 +68,7 @@ class Service:
 
 def gunicorn(name: str, app: str, port: int, log_dir: Path, env: dict, chdir: Path = ROOT) -> Service:
     command = [str(VENV_BIN / "gunicorn"), "--worker-class", "gevent", "--workers", "1", "--bind", f"127.0.0.1:{port}",
-               "--chdir", str(chdir), "--graceful-timeout", "5", app]  # fmt: skip
+               "--chdir", str(chdir), "--graceful-timeout", "5", "--no-control-socket", app]  # fmt: skip
     return Service(name, command, log_dir, env=env)
 
 
@@ -117,46 +123,53 @@ class Sampler:
         self._thread.start()
         return self
 
-    def _sample(self) -> dict[str, tuple[float, float]]:
+    def _sample(self) -> dict[str, dict[int, tuple[float, float]]]:
+        """{name: {pid: (cpu seconds, rss MB)}} for each watched tree."""
         table = _process_table()
         children: dict[int, list[int]] = {}
         for pid, (parent, _, _) in table.items():
             children.setdefault(parent, []).append(pid)
         with self._lock:
             roots = dict(self.roots)
-        # Peak RSS of a tree = its largest process (the worker), not a sum with an idle master.
-        return {
-            name: (sum(table[p][1] for p in tree), max((table[p][2] for p in tree), default=0) / 1024)
-            for name, root in roots.items()
-            if (tree := _tree(table, children, root))
-        }
+        return {name: {p: (table[p][1], table[p][2] / 1024) for p in _tree(table, children, root)}
+                for name, root in roots.items()}  # fmt: skip
+
+    def _fold(self, sample: dict) -> None:
+        """CPU per pid as (first seen, last seen), so a process that exits mid-phase (a PostgreSQL backend)
+        still counts what it used until the last sample; peak RSS of a tree = its largest process."""
+        for name, pids in sample.items():
+            cpu = self._phase["cpu"].setdefault(name, {})
+            for pid, (seconds, rss) in pids.items():
+                cpu[pid] = (cpu[pid][0] if pid in cpu else (0.0 if self._phase["started"] else seconds), seconds)
+                self._phase["peak"][name] = max(self._phase["peak"].get(name, 0.0), rss)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             sample = self._sample()
             with self._lock:
                 if self._phase is not None:
-                    for name, (_, rss) in sample.items():
-                        self._phase["peak"][name] = max(self._phase["peak"].get(name, 0.0), rss)
+                    self._fold(sample)
 
     def begin(self) -> None:
         sample = self._sample()
         with self._lock:
-            self._phase = {"t": time.monotonic(), "cpu": {n: c for n, (c, _) in sample.items()},
-                           "peak": {n: r for n, (_, r) in sample.items()}}  # fmt: skip
+            self._phase = {"t": time.monotonic(), "cpu": {}, "peak": {}, "started": False}
+            self._fold(sample)
+            self._phase["started"] = True  # a pid first seen after this began during the phase: count all of it
 
     def end(self) -> dict[str, dict]:
         """{name: {"cpu_percent": 100 = one core, "peak_rss_mb": ...}} since begin()."""
         sample = self._sample()
         with self._lock:
+            self._fold(sample)
             phase, self._phase = self._phase, None
         wall = time.monotonic() - phase["t"]
         return {
             name: {
-                "cpu_percent": round(100 * (cpu - phase["cpu"].get(name, cpu)) / wall, 1),
-                "peak_rss_mb": round(max(rss, phase["peak"].get(name, 0.0)), 1),
+                "cpu_percent": round(100 * sum(last - first for first, last in cpu.values()) / wall, 1),
+                "peak_rss_mb": round(phase["peak"].get(name, 0.0), 1),
             }
-            for name, (cpu, rss) in sample.items()
+            for name, cpu in phase["cpu"].items()
         }
 
     def stop(self) -> None:

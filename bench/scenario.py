@@ -57,7 +57,8 @@ class Bench:
     def fleet(self, name: str, urls: list[str], boards: list, join: str, since: int, timeout: float):
         config = {"urls": urls, "boards": [{"region": b} for b in boards], "token": self.plan["token"],
                   "workers": self.args.workers, "join": join, "since": since, "out_dir": str(self.work),
-                  "connect_concurrency": 16, "connect_timeout_s": timeout, "max_runtime_s": 3600}  # fmt: skip
+                  "connect_concurrency": 16, "connect_timeout_s": timeout, "max_runtime_s": 3600,
+                  "replay_grace_ms": self.args.replay_grace}  # fmt: skip
         fleet = procs.ClientFleet(config, self.work, name)
         self.stack.callback(fleet.stop)
         started = time.monotonic()
@@ -142,8 +143,8 @@ class Bench:
         fleet.stop()
         snapshot_key = "England" if kind == "national" else "one region"
         return {"clients": len(boards), **joined, **base, "max_sustained_updates_per_s": sustained, "steps": steps,
-                "snapshot_ms": snap["snapshot_ms"], "snapshot_bytes": snap["snapshot_bytes"],
-                "snapshot_homes": snap["snapshot_homes"], "snapshot_of": snapshot_key, "floors": {}}  # fmt: skip
+                **{k: v for k, v in snap.items() if k.startswith("snapshot")}, "snapshot_of": snapshot_key,
+                "floors": {}}  # fmt: skip
 
     def floors(self, national: dict, regional: dict | None) -> None:
         """The same boards and the same base rate against the two bare servers."""

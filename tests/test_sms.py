@@ -252,3 +252,20 @@ def test_a_forged_status_callback_is_refused(client, home):
     assert signed_post(client, "/twilio/status", params, token="forged").status_code == 403
     session.refresh(message)
     assert message.state == OutboundState.QUEUED
+
+
+def test_the_card_for_managers_is_a_page_in_the_app(client):
+    page = client.get("/sms-card").get_data(as_text=True)
+    assert "NUR 2 RES 0" in page and "<code>D2A</code> short stay / discharge to assess" in page
+
+
+def test_twilio_curl_prints_a_request_the_webhook_accepts(app, client, home):
+    import shlex
+
+    output = app.test_cli_runner().invoke(args=["twilio-curl", "/twilio/sms", f"From={MANAGER}", "Body=NUR 3"]).output
+    words = shlex.split(output)
+    signature = words[words.index("-H") + 1].split(": ", 1)[1]
+    data = dict(w.split("=", 1) for w in words[words.index("-H") + 2 :] if w != "--data-urlencode")
+    assert words[4] == f"{BASE}/twilio/sms"
+    response = client.post("/twilio/sms", data=data, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 200 and "NUR 3" in response.get_data(as_text=True)

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from flask import Flask, render_template
+from flask import Flask
 
 from . import config as config_module
 from . import db, timefmt
@@ -30,7 +30,7 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
 
     # Import the Socket.IO handlers before binding: @socketio.on registers on whichever server is
     # bound at import time, so handlers imported after init_app would reach only that first app.
-    from . import admin, auth, board, cli, health, homes, sms, voice
+    from . import admin, auth, board, cli, health, homes, pages, sms, voice
 
     db.init_app(app)
     csrf.init_app(app)
@@ -48,15 +48,12 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
     app.register_blueprint(board.bp)
     app.register_blueprint(homes.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(pages.bp)
     app.register_blueprint(sms.bp)
     app.register_blueprint(voice.bp)
     cli.register(app)
     app.add_template_filter(timefmt.local_time)
     app.add_template_filter(timefmt.ago)
-
-    @app.get("/")
-    def index():
-        return render_template("index.html")
 
     return app
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
+import shlex
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
 
 from . import auth, contacts, demo, homes
 from .db import session
@@ -108,6 +112,29 @@ def create_token(role: str, name: str):
     click.echo(token)
 
 
+@click.command("twilio-curl")
+@click.argument("path", default="/twilio/sms")
+@click.argument("fields", nargs=-1, metavar="NAME=VALUE...")
+def twilio_curl(path: str, fields: tuple[str, ...]):
+    """Print a curl command that posts FIELDS to PATH signed as Twilio would sign it.
+
+    For trying the webhooks locally: `twilio-curl /twilio/sms From=+447700900123 "Body=NUR 2"`.
+    Signs with TWILIO_AUTH_TOKEN for PUBLIC_BASE_URL (or http://127.0.0.1:PORT).
+    """
+    token = current_app.config["TWILIO_AUTH_TOKEN"]
+    if not token:
+        raise click.ClickException("Set TWILIO_AUTH_TOKEN first (any string will do locally): the webhooks need it.")
+    params = dict(field.split("=", 1) for field in fields if "=" in field)
+    if path.endswith("/sms"):
+        params.setdefault("MessageSid", "SM" + secrets.token_hex(16))
+    if path.endswith("/voice"):
+        params.setdefault("CallSid", "CA" + secrets.token_hex(16))
+    url = (current_app.config["PUBLIC_BASE_URL"] or f"http://127.0.0.1:{current_app.config['PORT']}") + path
+    signature = RequestValidator(token).compute_signature(url, params)
+    data = " ".join(f"--data-urlencode {shlex.quote(f'{k}={v}')}" for k, v in params.items())
+    click.echo(f"curl -s -X POST {shlex.quote(url)} -H {shlex.quote('X-Twilio-Signature: ' + signature)} {data}")
+
+
 @click.command("seed-demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already holds care homes.")
 def seed_demo(if_empty: bool):
@@ -138,3 +165,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(tokens_cli)
     app.cli.add_command(contacts_cli)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(twilio_curl)

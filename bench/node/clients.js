@@ -4,7 +4,7 @@
 //
 // CONFIG: {"urls": [...], "boards": [{"region": "all" | id}, ...], "token": "trk_...", "workers": K,
 //          "join": "snapshot" | "since", "since": N, "out_dir": "...", "connect_concurrency": 16,
-//          "connect_timeout_s": 300, "max_runtime_s": 1800}
+//          "connect_timeout_s": 300, "max_runtime_s": 1800, "replay_grace_ms": 0}
 //
 // Board i connects to urls[i % urls.length] (alternating, as ip_hash would spread them). The driver talks
 // to us over stdin/stdout, one JSON object a line:
@@ -94,7 +94,7 @@ function worker(index, config) {
   }
 
   // Counters since the last mark; the snapshot's size and time are kept from the first board of this worker.
-  const fresh = () => ({ receipts: 0, duplicates: 0, replays: 0, snapshots: 0, ticks: 0, disconnects: 0, batches: 0,
+  const fresh = () => ({ receipts: 0, duplicates: 0, held: 0, replays: 0, snapshots: 0, ticks: 0, disconnects: 0, batches: 0,
     update_bytes: 0, updates_sized: 0 });
   let stats = fresh();
   const first = { snapshot_bytes: 0, snapshot_ms: 0, connect_errors: 0, refused: 0 };
@@ -105,7 +105,7 @@ function worker(index, config) {
   function makeBoard(i) {
     const spec = config.boards[i];
     const national = spec.region === "all";
-    const b = { i, ready: false, last: null, held: new Map(), pre: [], lastReplay: -1e9, socket: null, connectedAt: 0 };
+    const b = { i, ready: false, last: null, held: new Map(), heldSeqs: new Set(), pre: [], tickSeq: 0, replayTimer: null, lastReplay: -1e9, socket: null, connectedAt: 0 };
     const auth = (cb) => {
       const payload = { token: config.token, region: spec.region };
       if (b.last !== null) payload.since = b.last; // a reconnect catches up instead of re-snapshotting
@@ -125,36 +125,62 @@ function worker(index, config) {
       onReady(b);
     }
 
+    // The rules of tracker/static/board.js: apply an update that follows the last one applied; hold one
+    // that comes after a gap and ask for a replay (at most every 2 s); apply held ones once the gap fills.
+    // A receipt is recorded when the update is *applied*: a held update is not on the board until then.
     function handle(u, t) {
       if (!b.ready) { b.pre.push([u, t]); return; }
       const seq = u.seq;
-      if (seq <= b.last || b.held.has(seq)) { stats.duplicates++; return; }
-      record(i, seq, t);
-      stats.receipts++;
+      if (seq <= b.last || b.heldSeqs.has(seq)) { stats.duplicates++; return; }
       if (stats.updates_sized < 50) { stats.update_bytes += JSON.stringify(u).length; stats.updates_sized++; }
       // Without `prev` (an older server) a national stream is still contiguous; a regional one cannot be checked.
       const prev = u.prev !== undefined ? u.prev : (national ? seq - 1 : b.last);
       if (prev <= b.last) {
-        b.last = seq;
+        apply(seq, t);
         drain();
       } else {
-        b.held.set(seq, prev);
-        const t2 = nowMs();
-        if (t2 - b.lastReplay > 2000) { // as board.js does: at most one replay request every 2 s
-          b.lastReplay = t2;
-          stats.replays++;
-          socket.emit("replay", { since: b.last });
-        }
+        b.held.set(prev, seq);
+        b.heldSeqs.add(seq);
+        stats.held++;
+        askReplay();
       }
+    }
+
+    function apply(seq, t) {
+      b.last = seq;
+      record(i, seq, t);
+      stats.receipts++;
     }
 
     function drain() {
       while (b.held.size) {
-        const next = Math.min(...b.held.keys());
-        if (b.held.get(next) > b.last) return;
-        b.held.delete(next);
-        if (next > b.last) b.last = next;
+        let prev = null;
+        for (const p of b.held.keys()) if (p <= b.last && (prev === null || b.held.get(p) < b.held.get(prev))) prev = p;
+        if (prev === null) return;
+        const seq = b.held.get(prev);
+        b.held.delete(prev);
+        b.heldSeqs.delete(seq);
+        if (seq > b.last) apply(seq, nowMs());
       }
+    }
+
+    // board.js asks at once (replay_grace_ms 0). A grace period instead lets a gap that is only
+    // reordering (two web processes flushing their batches in turn) fill by itself first.
+    function askReplay() {
+      if (!(config.replay_grace_ms > 0)) return replayNow();
+      if (b.replayTimer) return;
+      b.replayTimer = setTimeout(() => {
+        b.replayTimer = null;
+        if (b.heldSeqs.size || b.last < b.tickSeq) replayNow();
+      }, config.replay_grace_ms);
+    }
+
+    function replayNow() {
+      const t = nowMs();
+      if (t - b.lastReplay < 2000) return;
+      b.lastReplay = t;
+      stats.replays++;
+      socket.emit("replay", { since: b.last });
     }
 
     socket.on("connect", () => {
@@ -168,7 +194,7 @@ function worker(index, config) {
       if (!b.ready) return becomeReady(snap.seq);
       // A fresh snapshot after a replay could not be served: everything up to its seq is now known.
       if (snap.seq > b.last) b.last = snap.seq;
-      for (const seq of [...b.held.keys()]) if (seq <= b.last) b.held.delete(seq);
+      for (const [prev, seq] of [...b.held]) if (seq <= b.last) { b.held.delete(prev); b.heldSeqs.delete(seq); }
       drain();
     });
     socket.on("update", (u) => handle(u, nowMs()));
@@ -177,7 +203,11 @@ function worker(index, config) {
       stats.batches++;
       for (const u of batch.updates) handle(u, t);
     });
-    socket.on("tick", () => { stats.ticks++; });
+    socket.on("tick", (tick) => { // as board.js: a tick ahead of us means something was lost
+      stats.ticks++;
+      if (tick.seq > b.tickSeq) b.tickSeq = tick.seq;
+      if (b.ready && tick.seq > b.last) askReplay();
+    });
     socket.on("disconnect", () => { stats.disconnects++; });
     socket.on("connect_error", () => {
       first.connect_errors++;
@@ -228,7 +258,7 @@ function worker(index, config) {
       const cpu = process.cpuUsage(cpuMark);
       const wall = nowMs() - wallMark;
       let held = 0;
-      for (const b of boards) held += b.held.size;
+      for (const b of boards) held += b.heldSeqs.size;
       process.send({ kind: "marked", worker: index, name: msg.name, file, cpu_s: (cpu.user + cpu.system) / 1e6, wall_s: wall / 1000,
         unfilled_gaps: held, connected: boards.filter((b) => b.socket.connected).length, ...stats });
       stats = fresh();
@@ -236,7 +266,7 @@ function worker(index, config) {
       wallMark = nowMs();
     } else if (msg.kind === "stop") {
       clearInterval(progress);
-      for (const b of boards) b.socket.close();
+      for (const b of boards) { clearTimeout(b.replayTimer); b.socket.close(); }
       setTimeout(() => process.exit(0), 200);
     }
   });

@@ -1,34 +1,45 @@
 // Time and size of a new board's snapshot.
 //
-//   node snapshot.js URL TOKEN REGION REPEATS
+//   node snapshot.js URL TOKEN REGION REPEATS DEFLATE TIMEOUT_S
 //
 // Prints one JSON line per attempt: ms from opening the connection to the snapshot having arrived and
-// been parsed (handshake included: that is what a new board waits), ms from the namespace connect,
-// the bytes of the frame on the wire, and the number of homes in it.
+// been parsed (the handshake included: that is what a new board waits), the bytes of the snapshot
+// frame's payload, the bytes read from the socket (smaller when DEFLATE=1 negotiates per-message
+// compression, as browsers do), and the number of homes. An attempt that gets no snapshot within
+// TIMEOUT_S prints {"error": ...} and the next one starts.
 "use strict";
 
 const { io } = require("socket.io-client");
 
-const [url, token, region, repeats] = process.argv.slice(2);
+const [url, token, region, repeats, deflate, timeoutS] = process.argv.slice(2);
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
-setTimeout(() => { console.error("snapshot.js: timed out"); process.exit(1); }, 300000).unref();
 
-async function once() {
-  return new Promise((resolve, reject) => {
+function once() {
+  return new Promise((resolve) => {
     const start = nowMs();
-    let connected = 0;
     let bytes = 0;
     const socket = io(url + "/board", { transports: ["websocket"], forceNew: true, reconnection: false,
-      perMessageDeflate: false, timeout: 120000, auth: { token, region: region === "all" ? "all" : Number(region) } });
-    socket.io.on("open", () => socket.io.engine.on("message", (data) => {
-      if (typeof data === "string" && data.includes('"snapshot"')) bytes = Buffer.byteLength(data);
-    }));
-    socket.on("connect", () => { connected = nowMs(); });
-    socket.on("connect_error", (err) => { socket.close(); reject(err); });
-    socket.on("snapshot", (snap) => {
-      const t = nowMs();
+      perMessageDeflate: deflate === "1" ? { threshold: 1024 } : false, timeout: 60000,
+      auth: { token, region: region === "all" ? "all" : Number(region) } });
+    let finished = false;
+    const done = (result) => {
+      if (finished) return; // closing the socket below fires "disconnect": that is not a failure
+      finished = true;
+      clearTimeout(timer);
+      resolve(result);
       socket.close();
-      resolve({ ms: t - start, after_connect_ms: t - connected, bytes, homes: snap.homes.length, seq: snap.seq });
+    };
+    const timer = setTimeout(() => done({ error: `no snapshot within ${timeoutS} s` }), Number(timeoutS) * 1000);
+    socket.io.on("open", () => socket.io.engine.on("message", (data) => {
+      if (typeof data === "string" && data.slice(0, 40).includes('"snapshot"')) bytes = Buffer.byteLength(data);
+    }));
+    socket.on("connect_error", (err) => done({ error: err.message }));
+    socket.on("disconnect", (reason) => done({ error: `disconnected: ${reason}` }));
+    socket.on("snapshot", (snap) => {
+      const ms = nowMs() - start;
+      const ws = socket.io.engine.transport.ws;
+      const wire = ws && ws._socket ? ws._socket.bytesRead : null;
+      done({ ms, bytes, wire_bytes: wire, homes: snap.homes.length, seq: snap.seq });
     });
   });
 }
@@ -36,4 +47,4 @@ async function once() {
 (async () => {
   for (let k = 0; k < Number(repeats || 1); k++) console.log(JSON.stringify(await once()));
   process.exit(0);
-})().catch((err) => { console.error("snapshot.js:", err.message); process.exit(1); });
+})();
