@@ -269,3 +269,19 @@ def test_a_snapshot_shows_each_home_exactly_as_its_updates_do(board_client, make
         assert sent["confirmed_at"] == (home.confirmed_at.isoformat() if home.confirmed_at else None)
     assert by_id[open_home.id]["phone"] == "01632 960001" and by_id[open_home.id]["confirmed_via"] == "sms"
     assert by_id[never.id]["kinds"]["NUR"] == {"capacity": 40, "available": None}
+
+
+def test_a_reused_snapshot_is_followed_by_the_updates_since_it(board_client, make_home, app):
+    app.config["BOARD_SNAPSHOT_TTL_MS"] = 60_000  # the first board's snapshot is reused by the second
+    home = make_home()
+    record_update(home.id, Change(counts={"NUR": 1}), channel=Channel.WEB, actor="t")
+    first = received(board_client(auth={"region": "all"}), "snapshot")[0]
+    record_update(home.id, Change(counts={"NUR": 2}), channel=Channel.WEB, actor="t")
+    record_update(home.id, Change(counts={"NUR": 3}), channel=Channel.WEB, actor="t")
+
+    events = board_client(auth={"region": "all"}).get_received("/board")
+
+    assert [e["name"] for e in events] == ["snapshot", "update", "update"]
+    assert events[0]["args"][0]["seq"] == first["seq"] == 1
+    assert [e["args"][0]["seq"] for e in events[1:]] == [2, 3]
+    assert events[2]["args"][0]["home"]["kinds"]["NUR"]["available"] == 3

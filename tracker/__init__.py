@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask
 
 from . import config as config_module
-from . import db, timefmt
+from . import db, timefmt, wire
 from .extensions import csrf, login_manager, socketio
 
 
@@ -41,6 +41,7 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
         # Boards send nothing big; refuse anything that is not a small event.
         max_http_buffer_size=64_000,
+        json=wire,
     )
 
     app.register_blueprint(admin.bp)

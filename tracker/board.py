@@ -8,7 +8,9 @@ so a board can tell a gap from an update for another region. Protocol: docs/boar
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 
 from flask import Blueprint, current_app, render_template, request
 from flask import session as http_session
@@ -31,6 +33,7 @@ from .models import (
     Update,
     utcnow,
 )
+from .wire import Encoded
 
 bp = Blueprint("board", __name__)
 
@@ -101,19 +104,39 @@ def update_event(row: Update, *, regional: bool) -> dict:
     }
 
 
-def snapshot(region_id: int | None) -> dict:
-    # The cursor is read before the homes: a home may then be newer than `seq` (its update event
-    # arrives again and is ignored by its per-home seq), but never older, which would lose one.
-    seq = latest_seq(region_id)
+def snapshot(region_id: int | None) -> tuple[int, Encoded]:
+    """The `snapshot` event for a stream, as JSON text, and the seq it is consistent with."""
+    seq, homes_json = _stream_state(region_id)
     kinds = session.scalars(select(CareKind).order_by(CareKind.position)).all()
-    return {
+    head = {
         "seq": seq,
         "region": "all" if region_id is None else region_id,
         "server_time": utcnow().isoformat(),
         "kinds": [{"code": k.code, "name": k.name} for k in kinds],
         **board_config(),
-        "homes": snapshot_homes(region_id),
     }
+    return seq, Encoded(json.dumps(head, separators=(",", ":"))[:-1] + ',"homes":' + homes_json + "}")
+
+
+def _stream_state(region_id: int | None) -> tuple[int, str]:
+    """The stream's homes and the seq they are consistent with, reused for BOARD_SNAPSHOT_TTL_MS.
+
+    Every board of a stream gets the same snapshot, and after a restart hundreds reconnect at once:
+    building it once a second, not once a board, keeps the process answering. A reused snapshot may
+    be a moment old; catch_up() sends the updates since its seq straight after it.
+    """
+    cache = current_app.extensions.setdefault("board_snapshots", {})
+    ttl = current_app.config["BOARD_SNAPSHOT_TTL_MS"] / 1000
+    now = time.monotonic()
+    hit = cache.get(region_id)
+    if hit and now - hit[0] < ttl:
+        return hit[1], hit[2]
+    # The cursor is read before the homes: a home may then be newer than `seq` (its update event
+    # arrives again and is ignored by its per-home seq), but never older, which would lose one.
+    seq = latest_seq(region_id)
+    homes_json = json.dumps(snapshot_homes(region_id), separators=(",", ":"))
+    cache[region_id] = (now, seq, homes_json)
+    return seq, homes_json
 
 
 def snapshot_homes(region_id: int | None) -> list[dict]:
@@ -123,7 +146,7 @@ def snapshot_homes(region_id: int | None) -> list[dict]:
     building it blocks every other board of the process (`make bench` reports its time). The shape
     matches home_state() exactly; tests/test_board.py holds them to it.
     """
-    homes = (
+    homes_query = (
         select(
             CareHome.id, CareHome.last_seq, CareHome.name, Locality.name.label("locality"), CareHome.address,
             CareHome.postcode, CareHome.phone, CareHome.latitude, CareHome.longitude, CareHome.admissions_open,
@@ -132,38 +155,43 @@ def snapshot_homes(region_id: int | None) -> list[dict]:
         .join(Locality, CareHome.locality_id == Locality.id)
         .order_by(CareHome.name, CareHome.id)
     )  # fmt: skip
-    offers = (
-        select(Offer.home_id, Offer.kind_code, Offer.capacity, Offer.available)
-        .join(CareHome, Offer.home_id == CareHome.id)
-        .order_by(Offer.home_id, Offer.position)
-    )
+    # Ordered by position only: each home's kinds still come in order, and the database need not
+    # sort every offer in the country by home first.
+    offers = select(Offer.home_id, Offer.kind_code, Offer.capacity, Offer.available).order_by(Offer.position)
     if region_id is not None:
-        homes = homes.where(Locality.region_id == region_id)
-        offers = offers.join(Locality, CareHome.locality_id == Locality.id).where(Locality.region_id == region_id)
+        homes_query = homes_query.where(Locality.region_id == region_id)
+        in_region = select(CareHome.id).join(Locality, CareHome.locality_id == Locality.id)
+        offers = offers.where(Offer.home_id.in_(in_region.where(Locality.region_id == region_id)))
+    # Core rows through the session's connection: these are plain columns, and the ORM's per-row
+    # machinery would cost more than everything else here.
+    connection = session.connection()
     kinds_of: dict[int, dict] = {}
-    for home_id, code, capacity, available in session.execute(offers):
+    for home_id, code, capacity, available in connection.execute(offers):
         kinds_of.setdefault(home_id, {})[code] = {"capacity": capacity, "available": available}
-    return [
-        {
-            "id": h.id,
-            "seq": h.last_seq,
-            "name": h.name,
-            "locality": h.locality,
-            "address": h.address,
-            "postcode": h.postcode,
-            "phone": h.phone,
-            "lat": h.latitude,
-            "lon": h.longitude,
-            "admissions": "open" if h.admissions_open else "closed",
-            "closed_reason": h.closed_reason,
-            "reopens_on": h.reopens_on.isoformat() if h.reopens_on else None,
-            "note": h.note,
-            "kinds": kinds_of.get(h.id, {}),
-            "confirmed_at": h.confirmed_at.isoformat() if h.confirmed_at else None,
-            "confirmed_via": str(h.confirmed_via) if h.confirmed_via else None,
-        }
-        for h in session.execute(homes)
-    ]
+    homes = []
+    for (home_id, last_seq, name, locality, address, postcode, phone, lat, lon, admissions_open, closed_reason,
+         reopens_on, note, confirmed_at, confirmed_via) in connection.execute(homes_query):  # fmt: skip
+        homes.append(
+            {
+                "id": home_id,
+                "seq": last_seq,
+                "name": name,
+                "locality": locality,
+                "address": address,
+                "postcode": postcode,
+                "phone": phone,
+                "lat": lat,
+                "lon": lon,
+                "admissions": "open" if admissions_open else "closed",
+                "closed_reason": closed_reason,
+                "reopens_on": reopens_on.isoformat() if reopens_on else None,
+                "note": note,
+                "kinds": kinds_of.get(home_id, {}),
+                "confirmed_at": confirmed_at.isoformat() if confirmed_at else None,
+                "confirmed_via": str(confirmed_via) if confirmed_via else None,
+            }
+        )
+    return homes
 
 
 def latest_seq(region_id: int | None) -> int:
@@ -279,8 +307,9 @@ def catch_up(since, region_id: int | None) -> None:
     """Send the updates after `since` in order, or a snapshot when they cannot or should not be replayed."""
     rows = _missed(since, region_id)
     if rows is None:
-        emit("snapshot", snapshot(region_id), to=request.sid)
-        return
+        seq, message = snapshot(region_id)
+        emit("snapshot", message, to=request.sid)
+        rows = _missed(seq, region_id) or []  # what committed since a reused snapshot was built
     for row in rows:
         emit("update", update_event(row, regional=region_id is not None), to=request.sid)
 

@@ -140,6 +140,10 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
         "BOARD_COALESCE_MS": _int("BOARD_COALESCE_MS", environ.get("BOARD_COALESCE_MS", "100"), low=0, high=1000),
         # How often each board is told its stream's latest seq, to notice an update lost in transit.
         "BOARD_TICK_SECONDS": _int("BOARD_TICK_SECONDS", environ.get("BOARD_TICK_SECONDS", "10"), low=1, high=3600),
+        # A stream's snapshot is reused by boards connecting within this time (0: built for each).
+        "BOARD_SNAPSHOT_TTL_MS": _int(
+            "BOARD_SNAPSHOT_TTL_MS", environ.get("BOARD_SNAPSHOT_TTL_MS", "1000"), low=0, high=60_000
+        ),
         "NOTE_MAX_CHARS": 280,
         "SOCKETIO_MESSAGE_QUEUE": environ.get("SOCKETIO_MESSAGE_QUEUE") or None,
         "SESSION_COOKIE_HTTPONLY": True,
