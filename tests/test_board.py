@@ -207,23 +207,30 @@ def test_an_unknown_region_is_refused_at_connect(board_client, make_home, region
     assert not board_client(auth={"region": region}).is_connected("/board")
 
 
-def test_updates_within_the_window_go_as_one_message(board_client, app, two_regions):
-    from tracker import board as board_module
+def test_updates_within_the_window_go_as_one_message(board_client, make_app, environ, two_regions):
+    from tracker.extensions import socketio
 
     cornwall, devon = two_regions
-    national = board_client(auth={"region": "all"})
-    regional = board_client(auth={"region": cornwall.locality.region_id})
-    national.get_received("/board"), regional.get_received("/board")
-    app.config["BOARD_COALESCE_MS"] = 60_000  # the timed flush will not come during this test
-    record(cornwall, 1), record(devon, 2), record(cornwall, 3)
-    assert national.get_received("/board") == []
+    app = make_app(environ, {"TESTING": True, "BOARD_COALESCE_MS": 60_000})  # no timed flush during this test
+    with app.app_context():
+        national = socketio.test_client(app, namespace="/board", auth={"token": _token(), "region": "all"})
+        regional = socketio.test_client(
+            app, namespace="/board", auth={"token": _token(), "region": cornwall.locality.region_id}
+        )
+        national.get_received("/board"), regional.get_received("/board")
+        record(cornwall, 1), record(devon, 2), record(cornwall, 3)
+        assert national.get_received("/board") == []
 
-    board_module.coalescer.flush()
+        socketio.server.manager.batcher.flush()
 
-    (batch,) = received(national, "updates")
-    assert [u["seq"] for u in batch["updates"]] == [1, 2, 3]
-    (batch,) = received(regional, "updates")
-    assert [(u["seq"], u["prev"]) for u in batch["updates"]] == [(1, 0), (3, 1)]
+        (batch,) = received(national, "updates")
+        assert [u["seq"] for u in batch["updates"]] == [1, 2, 3]
+        (batch,) = received(regional, "updates")
+        assert [(u["seq"], u["prev"]) for u in batch["updates"]] == [(1, 0), (3, 1)]
+
+
+def _token():
+    return auth.create_token("system", Role.COORDINATOR)
 
 
 def test_a_tick_tells_each_stream_its_latest_seq(board_client, two_regions):

@@ -31,6 +31,7 @@ def test_postgres_urls_use_the_psycopg_driver(tmp_path):
         ("DATABASE_URL", "mysql://x", "expected a sqlite:/// or postgresql:// URL"),
         ("TRACKER_ENV", "staging", "expected development, production or test"),
         ("SESSION_COOKIE_SECURE", "maybe", "expected true or false"),
+        ("SOCKETIO_MESSAGE_QUEUE", "amqp://x", "expected a redis:// or rediss:// URL"),
     ],
 )
 def test_a_bad_value_fails_loudly_naming_it(tmp_path, variable, value, message):

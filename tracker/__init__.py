@@ -12,6 +12,7 @@ from flask import Flask
 from . import config as config_module
 from . import db, timefmt, wire
 from .extensions import csrf, login_manager, socketio
+from .fanout import CoalescingManager, CoalescingRedisManager
 
 
 def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None = None) -> Flask:
@@ -35,10 +36,12 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
     db.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
+    window_s = app.config["BOARD_COALESCE_MS"] / 1000
+    queue = app.config["SOCKETIO_MESSAGE_QUEUE"]
     socketio.init_app(
         app,
         async_mode=async_mode,
-        message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+        client_manager=CoalescingRedisManager(queue, window_s) if queue else CoalescingManager(window_s),
         # Boards send nothing big; refuse anything that is not a small event.
         max_http_buffer_size=64_000,
         json=wire,

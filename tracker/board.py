@@ -9,7 +9,6 @@ so a board can tell a gap from an update for another region. Protocol: docs/boar
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 from flask import Blueprint, current_app, render_template, request
@@ -203,58 +202,11 @@ def latest_seq(region_id: int | None) -> int:
 # ---- publishing ----------------------------------------------------------------------------
 
 
-class Coalescer:
-    """Gathers the updates committed in this process within a short window into one message per room.
-
-    Fan-out costs per message, not per byte (measured: ~75 ms of CPU to send one small message to
-    1,000 gevent clients), so twenty updates a second must not become twenty broadcasts.
-    """
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._rows: list[Update] = []
-        self._flush_scheduled = False
-
-    def add(self, row: Update, window_s: float) -> None:
-        with self._lock:
-            self._rows.append(row)
-            if window_s <= 0 or self._flush_scheduled:
-                schedule = False
-            else:
-                schedule = self._flush_scheduled = True
-        if window_s <= 0:
-            self.flush()
-        elif schedule:
-            socketio.start_background_task(self._flush_after, window_s)
-
-    def _flush_after(self, window_s: float) -> None:
-        socketio.sleep(window_s)
-        self.flush()
-
-    def flush(self) -> None:
-        with self._lock:
-            rows, self._rows, self._flush_scheduled = self._rows, [], False
-        if not rows:
-            return
-        rows.sort(key=lambda r: r.seq)
-        _send(ENGLAND, [update_event(r, regional=False) for r in rows])
-        for region_id in sorted({r.region_id for r in rows}):
-            _send(room_for(region_id), [update_event(r, regional=True) for r in rows if r.region_id == region_id])
-
-
-def _send(room: str, events: list[dict]) -> None:
-    if len(events) == 1:
-        socketio.emit("update", events[0], namespace=NAMESPACE, to=room)
-    else:
-        socketio.emit("updates", {"updates": events}, namespace=NAMESPACE, to=room)
-
-
-coalescer = Coalescer()
-
-
 def publish(row: Update) -> None:
-    """Send a committed update to the boards watching it (through the message queue when there is one)."""
-    coalescer.add(row, current_app.config["BOARD_COALESCE_MS"] / 1000)
+    """Send a committed update to the boards watching it: England's and its region's (through the
+    message queue when there is one; fanout.py batches deliveries within BOARD_COALESCE_MS)."""
+    socketio.emit("update", update_event(row, regional=False), namespace=NAMESPACE, to=ENGLAND)
+    socketio.emit("update", update_event(row, regional=True), namespace=NAMESPACE, to=room_for(row.region_id))
 
 
 def tick() -> None:

@@ -110,6 +110,10 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
     if expire_after <= stale_after:
         raise ConfigError("EXPIRE_AFTER must be longer than STALE_AFTER")
 
+    queue = environ.get("SOCKETIO_MESSAGE_QUEUE", "").strip()
+    if queue and not queue.startswith(("redis://", "rediss://")):
+        raise ConfigError(f"SOCKETIO_MESSAGE_QUEUE={queue!r}: expected a redis:// or rediss:// URL")
+
     public_base_url = environ.get("PUBLIC_BASE_URL", "").rstrip("/")
     if public_base_url and not public_base_url.startswith(("http://", "https://")):
         raise ConfigError(f"PUBLIC_BASE_URL={public_base_url!r}: expected an http:// or https:// URL")
@@ -145,7 +149,7 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
             "BOARD_SNAPSHOT_TTL_MS", environ.get("BOARD_SNAPSHOT_TTL_MS", "1000"), low=0, high=60_000
         ),
         "NOTE_MAX_CHARS": 280,
-        "SOCKETIO_MESSAGE_QUEUE": environ.get("SOCKETIO_MESSAGE_QUEUE") or None,
+        "SOCKETIO_MESSAGE_QUEUE": queue or None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", environ.get("SESSION_COOKIE_SECURE", str(production))),

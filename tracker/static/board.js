@@ -114,8 +114,8 @@
     while (pending.has(seq)) { var next = pending.get(seq); pending.delete(seq); apply(next); }
   }
 
-  // Each web process sends its own updates, so messages can arrive out of order by a coalescing
-  // window or two. Give the missing one a moment to arrive before asking the server for it.
+  // Updates published by different web processes can arrive out of order by a coalescing window
+  // or two. Give the missing one a moment to arrive before asking the server for it.
   var REORDER_WAIT_MS = 1000, gapTimer = null, gapSince = null;
   function awaitGap() {
     if (gapTimer) return;
