@@ -292,3 +292,21 @@ def test_a_reused_snapshot_is_followed_by_the_updates_since_it(board_client, mak
     assert events[0]["args"][0]["seq"] == first["seq"] == 1
     assert [e["args"][0]["seq"] for e in events[1:]] == [2, 3]
     assert events[2]["args"][0]["home"]["kinds"]["NUR"]["available"] == 3
+
+
+def test_a_tick_waits_behind_updates_still_in_the_window(make_app, environ, make_home):
+    from tracker import board as board_module
+    from tracker.extensions import socketio
+
+    app = make_app(environ, {"TESTING": True, "BOARD_COALESCE_MS": 60_000})
+    with app.app_context():
+        home = make_home()
+        national = socketio.test_client(app, namespace="/board", auth={"token": _token(), "region": "all"})
+        national.get_received("/board")
+        record(home, 1)
+        board_module.tick()  # the cursor says 1, but update 1 is still in the window
+        assert national.get_received("/board") == []
+
+        socketio.server.manager.batcher.flush()
+
+        assert [e["name"] for e in national.get_received("/board")] == ["update", "tick"]

@@ -8,10 +8,12 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import insert
 
 from tracker import create_app, homes
 from tracker.auth import create_token
@@ -43,14 +45,26 @@ class Deployment:
         }
         self.processes: list[subprocess.Popen] = []
 
-    def prepare(self) -> tuple[str, str]:
-        """A care home and a board token; returns (token, form path)."""
+    def prepare(self, extra_homes: int = 0) -> tuple[str, str]:
+        """A care home (and optionally many more) and a board token; returns (token, form path)."""
         app = create_app(self.env)
         with app.app_context():
             home = CareHome(name="Chy Lowen", locality=Locality(name="West Cornwall", region=Region(name="Cornwall")))
             home.offers = [Offer(kind_code="NUR", capacity=30, position=0)]
             session.add(home)
             session.commit()
+            if extra_homes:
+                rows = [
+                    {"name": f"Home number {i}", "address": f"{i} Long Street Name, Some Town", "postcode": "TR1 1AA",
+                     "latitude": 50.2, "longitude": -5.0, "locality_id": home.locality_id, "phone": "01632 960000",
+                     "listed_publicly": True, "link_version": 1, "admissions_open": True, "note": ""}
+                    for i in range(extra_homes)
+                ]  # fmt: skip
+                ids = session.scalars(insert(CareHome).returning(CareHome.id), rows).all()
+                offers = [{"home_id": i, "kind_code": k, "capacity": 30, "position": p} for i in ids
+                          for p, k in enumerate(("RES", "NUR", "DNUR"))]  # fmt: skip
+                session.execute(insert(Offer), offers)
+                session.commit()
             token, path = create_token("hospital system", Role.COORDINATOR), "/h/" + homes.link_token(home)
         session.remove()
         app.extensions["engine"].dispose()
@@ -59,7 +73,8 @@ class Deployment:
     def start(self) -> None:
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         for i, port in enumerate(self.ports):
-            command = [gunicorn, "-k", "gevent", "-w", "1", "-b", f"127.0.0.1:{port}", "tracker:create_app()"]
+            command = [gunicorn, "-k", "gevent", "-w", "1", "--worker-connections", "10000", "--no-control-socket",
+                       "-b", f"127.0.0.1:{port}", "tracker:create_app()"]  # fmt: skip
             self._spawn(command, f"web{i}")
         self._spawn([sys.executable, "-m", "tracker.clock"], "clock")
         for process, url, name in zip(self.processes, self.urls, ("web0", "web1"), strict=False):
@@ -97,10 +112,10 @@ class Deployment:
 
 
 @pytest.fixture
-def deployment(postgres, tmp_path):
+def deployment(request, postgres, tmp_path):
     redis = Redis().start()
     deployment = Deployment(postgres, redis, tmp_path)
-    token, path = deployment.prepare()
+    token, path = deployment.prepare(extra_homes=getattr(request, "param", 0))
     try:
         deployment.start()
         yield deployment, token, path
@@ -150,4 +165,16 @@ def test_a_redis_restart_loses_no_update_for_a_board(deployment):
     assert board.applied == [1, 2]
     assert board.homes[1]["kinds"]["NUR"]["available"] == 5
     assert board.replays_asked >= 1
+    board.disconnect()
+
+
+@pytest.mark.parametrize("deployment", [15_000], indirect=True)
+def test_a_board_without_compression_gets_a_snapshot_of_megabytes_whole(deployment):
+    deploy, token, _path = deployment
+    board = Follower(token)
+    board.connect(deploy.urls[1])  # websocket-client offers no per-message compression
+    deadline = time.monotonic() + 30
+    while len(board.homes) < 15_001 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(board.homes) == 15_001  # about 6.5 MB in one websocket frame
     board.disconnect()

@@ -36,6 +36,7 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
     db.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
+    wire.send_whole_frames()
     window_s = app.config["BOARD_COALESCE_MS"] / 1000
     queue = app.config["SOCKETIO_MESSAGE_QUEUE"]
     socketio.init_app(

@@ -23,6 +23,7 @@ class _Batcher:
         self.manager, self.deliver, self.window_s = manager, deliver, window_s
         self.lock = threading.Lock()
         self.pending: dict[str, list[dict]] = defaultdict(list)
+        self.ticks: dict[str, dict] = {}
         self.flush_scheduled = False
 
     def offer(self, event: str, data, namespace: str | None, room) -> bool:
@@ -30,11 +31,19 @@ class _Batcher:
         if (
             self.window_s <= 0
             or namespace != NAMESPACE
-            or event not in ("update", "updates")
+            or event not in ("update", "updates", "tick")
             or not isinstance(room, str)
             or not room.startswith(STREAM_ROOMS)
         ):
             return False
+        if event == "tick":
+            # A tick must not overtake updates waiting in the window: every board would take it
+            # for a lost message and ask for a replay at the same moment.
+            with self.lock:
+                if not self.pending.get(room):
+                    return False
+                self.ticks[room] = data
+            return True
         events = data["updates"] if event == "updates" else [data]
         with self.lock:
             self.pending[room].extend(events)
@@ -50,12 +59,15 @@ class _Batcher:
     def flush(self) -> None:
         with self.lock:
             pending, self.pending, self.flush_scheduled = self.pending, defaultdict(list), False
+            ticks, self.ticks = self.ticks, {}
         for room, events in pending.items():
             events = sorted({e["seq"]: e for e in events}.values(), key=lambda e: e["seq"])
             if len(events) == 1:
                 self.deliver("update", events[0], namespace=NAMESPACE, room=room)
             else:
                 self.deliver("updates", {"updates": events}, namespace=NAMESPACE, room=room)
+        for room, tick in ticks.items():
+            self.deliver("tick", tick, namespace=NAMESPACE, room=room)
 
 
 class CoalescingManager(socketio.Manager):

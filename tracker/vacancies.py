@@ -81,15 +81,18 @@ def record_update(
         home.confirmed_at, home.confirmed_by, home.confirmed_via = now, actor, channel
         state = board.home_state(home)
 
+        region_id = home.locality.region_id
+        region_prev_seq = session.execute(
+            select(Region.last_seq).where(Region.id == region_id).with_for_update()
+        ).scalar_one()
+        # Everything else is written before the cursor is taken: every writer in the country waits on
+        # that one row, so it is held only for the last few statements and the commit.
+        session.flush()
         # The UPDATE takes the cursor row's lock until commit, so seqs commit in the order they are drawn.
         seq = session.execute(
             update(BoardCursor).where(BoardCursor.id == 1).values(seq=BoardCursor.seq + 1).returning(BoardCursor.seq)
         ).scalar_one()
         home.last_seq = seq
-        region_id = home.locality.region_id
-        region_prev_seq = session.execute(
-            select(Region.last_seq).where(Region.id == region_id).with_for_update()
-        ).scalar_one()
         session.execute(update(Region).where(Region.id == region_id).values(last_seq=seq))
         row = Update(
             seq=seq,

@@ -8,6 +8,11 @@ and then encode it again for every board that connects; a snapshot reused by man
 from __future__ import annotations
 
 import json
+from importlib.metadata import version
+
+import simple_websocket.ws
+from simple_websocket.errors import ConnectionClosed
+from wsproto.events import Message, TextMessage
 
 
 class Encoded(str):
@@ -22,3 +27,23 @@ def dumps(obj, **kwargs) -> str:
 
 def loads(text, **kwargs):
     return json.loads(text, **kwargs)
+
+
+def send_whole_frames() -> None:
+    """Make simple-websocket write each frame whole.
+
+    simple-websocket 1.1.0 writes a frame with one socket.send(), which sends only what fits in the
+    socket's buffer: a bigger frame — a national snapshot to a client that did not ask for
+    compression — is cut short and that board hangs (upstream issue #45, fixed but not released).
+    Replaced for that version only; tests/test_scale_out.py sends a several-megabyte snapshot.
+    """
+    if version("simple-websocket") != "1.1.0":
+        return
+
+    def send(self, data):
+        if not self.connected:
+            raise ConnectionClosed(self.close_reason, self.close_message)
+        event = Message(data=data) if isinstance(data, bytes) else TextMessage(data=str(data))
+        self.sock.sendall(self.ws.send(event))
+
+    simple_websocket.ws.Base.send = send
