@@ -23,13 +23,20 @@ run: $(VENV)/.runtime  ## Set up, migrate, load the demo region if empty, and se
 	$(BIN)/python -m tracker
 
 test: $(VENV)/.test  ## Set up and run lint and the whole test suite
-	$(BIN)/ruff check tracker tests alembic
-	$(BIN)/ruff format --check tracker tests alembic
+	$(BIN)/ruff check tracker tests alembic bench
+	$(BIN)/ruff format --check tracker tests alembic bench
 	$(BIN)/python -m pytest
 
+bench/node/node_modules/.installed: bench/node/package-lock.json
+	cd bench/node && npm ci --no-audit --no-fund
+	@touch $@
+
+bench: $(VENV)/.runtime bench/node/node_modules/.installed  ## Benchmark at England scale (PostgreSQL, Redis, Node): writes bench/results.json and .md
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 lint: $(VENV)/.test  ## Lint and reformat
-	$(BIN)/ruff check --fix tracker tests alembic
-	$(BIN)/ruff format tracker tests alembic
+	$(BIN)/ruff check --fix tracker tests alembic bench
+	$(BIN)/ruff format tracker tests alembic bench
 
 clean:  ## Remove the virtualenv and local data (instance/)
 	rm -rf $(VENV) instance .pytest_cache

@@ -118,7 +118,8 @@ def _fmt(value) -> str:
 
 
 ROWS = [
-    ("boards (clients)", "clients"), ("updates/s (target rate)", "updates_per_s"), ("duration, s", "duration_s"),
+    ("boards (clients)", "clients"), ("updates/s (target rate)", "updates_per_s"),
+    ("updates/s achieved (form POSTs answered)", "achieved_updates_per_s"), ("duration, s", "duration_s"),
     ("latency p50, ms", "p50_ms"), ("latency p95, ms", "p95_ms"), ("latency p99, ms", "p99_ms"),
     ("p99 until the last board has it, ms", "p99_all_boards_ms"), ("delivered fraction", "delivered_fraction"),
     ("lost deliveries", "lost"), ("max sustained updates/s (p99 ≤ 1 s, nothing lost)", "max_sustained_updates_per_s"),
@@ -127,7 +128,9 @@ ROWS = [
     ("web processes CPU (sum, 100 = one core), %", "cpu_percent"),
     ("client CPU (Node, sum), %", "client_cpu_percent"), ("driver CPU (form POSTs), %", "driver_cpu_percent"),
     ("PostgreSQL CPU, %", "postgres_cpu_percent"), ("Redis CPU, %", "redis_cpu_percent"),
-    ("form POST p99, ms", "post_p99_ms"), ("update event size, bytes", "update_event_bytes"),
+    ("form POST p50, ms", "post_p50_ms"), ("form POST p99, ms", "post_p99_ms"),
+    ("replay requests by boards", "replays"), ("updates held behind a gap", "held"),
+    ("update event size, bytes", "update_event_bytes"),
     ("floor: python-socketio p99, ms", "floor_p99_ms"), ("floor: Node socket.io p99, ms", "node_p99_ms"),
     ("our p99 ÷ python-socketio floor p99", "ratio_to_floor"), ("our p99 ÷ Node floor p99", "ratio_to_node"),
 ]  # fmt: skip
@@ -151,11 +154,13 @@ def markdown(results: dict) -> str:
     for name, scenario in (("national", national), ("regional", regional)):
         if not scenario.get("steps"):
             continue
-        lines += ["", f"Rate steps, {name}:", "", "| updates/s | achieved | p50 ms | p99 ms | delivered | web CPU % |",
-                  "|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+        lines += ["", f"Rate steps, {name}:", "",
+                  "| updates/s | achieved | p50 ms | p99 ms | delivered | web CPU % | form POST p99 ms | stopped by |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
         for step in scenario["steps"]:
-            cells = [step["updates_per_s"], step["achieved_updates_per_s"], step["p50_ms"], step["p99_ms"],
-                     step["delivered_fraction"], step["cpu_percent"]]  # fmt: skip
+            keys = ("updates_per_s", "achieved_updates_per_s", "p50_ms", "p99_ms", "delivered_fraction", "cpu_percent",
+                    "post_p99_ms", "failed")  # fmt: skip
+            cells = [step.get(k) for k in keys]
             lines.append("| " + " | ".join(_fmt(c) for c in cells) + " |")
     targets = results.get("targets")
     if targets:

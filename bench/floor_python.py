@@ -12,7 +12,10 @@ broadcast, at once.
 from __future__ import annotations
 
 import json
+import os
+import signal
 
+import gevent
 import socketio
 
 sio = socketio.Server(async_mode="gevent", transports=["websocket"], max_http_buffer_size=64_000)
@@ -42,3 +45,6 @@ def plain_app(environ, start_response):
 
 
 app = socketio.WSGIApp(sio, plain_app)
+
+# Never outlive a driver that died without stopping us: after an hour, ask gunicorn's master to stop.
+gevent.spawn_later(int(os.environ.get("FLOOR_MAX_RUNTIME_S", "3600")), os.kill, os.getppid(), signal.SIGTERM)

@@ -124,6 +124,9 @@ def _exchange(conn: http.client.HTTPConnection, method: str, path: str, body: st
             conn.close()
             if attempt == 2:
                 raise
+        except (OSError, http.client.HTTPException):
+            conn.close()  # a timed-out exchange leaves the connection unusable: the next send reconnects
+            raise
     raise AssertionError("unreachable")
 
 
@@ -158,6 +161,6 @@ def run_steady(senders: list, rate: float, duration: float, grace: float = 30) -
         jobs.put((i, scheduled))
     for _ in threads:
         jobs.put(None)
-    for thread in threads:
-        thread.join(timeout=max(0.0, deadline - time.monotonic()) + 1)
+    for thread in threads:  # a request in flight at the deadline ends within its 30 s socket timeout
+        thread.join(timeout=max(0.0, deadline - time.monotonic()) + 35)
     return sorted(sent, key=lambda s: s.seq), errors

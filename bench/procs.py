@@ -66,9 +66,10 @@ class Service:
             self.process.wait(timeout=5)
 
 
-def gunicorn(name: str, app: str, port: int, log_dir: Path, env: dict, chdir: Path = ROOT) -> Service:
+def gunicorn(name: str, app: str, port: int, log_dir: Path, env: dict, chdir: Path = ROOT, extra=()) -> Service:
+    # No control socket: two gunicorns on one host would otherwise share ~/.gunicorn/gunicorn.ctl.
     command = [str(VENV_BIN / "gunicorn"), "--worker-class", "gevent", "--workers", "1", "--bind", f"127.0.0.1:{port}",
-               "--chdir", str(chdir), "--graceful-timeout", "5", "--no-control-socket", app]  # fmt: skip
+               "--chdir", str(chdir), "--graceful-timeout", "5", "--no-control-socket", *extra, app]  # fmt: skip
     return Service(name, command, log_dir, env=env)
 
 

@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -50,8 +51,12 @@ def options() -> argparse.Namespace:
         default=env("BENCH_JOIN", "auto"),
         help="how boards join: wait for a snapshot each, or pass since=cursor (auto: snapshot if cheap)",
     )
-    p.add_argument("--replay-grace", type=float, default=float(env("BENCH_REPLAY_GRACE_MS", 0)),
-                   help="ms a board waits for a gap to fill before asking for a replay (0: at once, as board.js)")
+    p.add_argument(
+        "--replay-grace",
+        type=float,
+        default=float(env("BENCH_REPLAY_GRACE_MS", 1000)),
+        help="ms a board waits for a gap to fill before asking for a replay (1000, as board.js and the protocol)",
+    )
     p.add_argument("--skip", default=env("BENCH_SKIP", ""), help="comma list of: regional, steps, floors")
     p.add_argument("--out", type=Path, default=BENCH)
     args = p.parse_args()
@@ -64,24 +69,29 @@ def options() -> argparse.Namespace:
 
 
 def snapshot_timing(url: str, token: str, region, repeats: int = 3) -> dict:
-    """A new board's snapshot, median of `repeats`, with per-message deflate as browsers negotiate it; then
-    one attempt without deflate, as our load clients and many machine clients connect."""
+    """A new board's snapshot: the median of `repeats` cold ones (2 s apart, past any reuse of a snapshot
+    just built), then one right after another (warm), both with per-message deflate as browsers negotiate
+    it; then one without deflate, as our load clients and many machine clients connect."""
 
-    def attempts(count: int, deflate: bool, timeout_s: int) -> list[dict]:
+    def attempts(count: int, deflate: bool, timeout_s: int, pause_ms: int) -> list[dict]:
         command = ["node", str(procs.NODE_DIR / "snapshot.js"), url, token, str(region), str(count), str(int(deflate)),
-                   str(timeout_s)]  # fmt: skip
-        out = subprocess.run(command, capture_output=True, text=True, timeout=count * (timeout_s + 10))
+                   str(timeout_s), str(pause_ms)]  # fmt: skip
+        out = subprocess.run(
+            command, capture_output=True, text=True, timeout=count * (timeout_s + 10 + pause_ms / 1000)
+        )
         return [json.loads(line) for line in out.stdout.splitlines()]
 
-    runs = [r for r in attempts(repeats, True, 60) if "ms" in r]
+    runs = [r for r in attempts(repeats, True, 60, 2000) if "ms" in r]
     if not runs:
         raise RuntimeError(f"no snapshot for region {region!r} from {url}")
     best = sorted(runs, key=lambda r: r["ms"])[len(runs) // 2]
-    plain = attempts(1, False, 20)[0]
+    warm = attempts(2, True, 60, 0)[-1]
+    plain = attempts(1, False, 20, 0)[0]
     return {"snapshot_ms": round(best["ms"], 1), "snapshot_bytes": best["bytes"],
             "snapshot_wire_bytes": best["wire_bytes"], "snapshot_homes": best["homes"],
-            "seq": max(r["seq"] for r in runs),
-            "snapshot_without_deflate": round(plain["ms"], 1) if "ms" in plain else plain.get("error")}  # fmt: skip
+            "snapshot_warm_ms": round(warm["ms"], 1) if "ms" in warm else warm.get("error"),
+            "snapshot_without_deflate": round(plain["ms"], 1) if "ms" in plain else plain.get("error"),
+            "seq": max(r["seq"] for r in runs)}  # fmt: skip
 
 
 def main() -> int:
@@ -145,7 +155,7 @@ def main() -> int:
     results["client"] = f"Node socket.io-client {scenario.client_version()}, {args.workers} processes"
     results["client_cpu_percent"] = national.get("client_cpu_percent")
     results["notes"] += bench.notes
-    target_ok = (national["clients"] >= 1000 and national["updates_per_s"] >= 20
+    target_ok = (national["clients"] >= 1000 and national["achieved_updates_per_s"] >= 0.9 * 20
                  and (national["p99_ms"] or 1e9) <= 250 and national["delivered_fraction"] == 1.0)  # fmt: skip
     results["targets"] = {"text": "1,000 boards, 20 updates/s, p99 ≤ 250 ms, delivered fraction 1.0", "met": target_ok}
     results["total_s"] = round(time.monotonic() - started, 1)
@@ -158,7 +168,12 @@ def main() -> int:
     return 0
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # unwinds the ExitStack, so SIGTERM (a CI time-out) also stops every process
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         sys.exit(main())
     except KeyboardInterrupt:

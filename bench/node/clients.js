@@ -4,7 +4,7 @@
 //
 // CONFIG: {"urls": [...], "boards": [{"region": "all" | id}, ...], "token": "trk_...", "workers": K,
 //          "join": "snapshot" | "since", "since": N, "out_dir": "...", "connect_concurrency": 16,
-//          "connect_timeout_s": 300, "max_runtime_s": 1800, "replay_grace_ms": 0}
+//          "connect_timeout_s": 300, "max_runtime_s": 1800, "replay_grace_ms": 1000}
 //
 // Board i connects to urls[i % urls.length] (alternating, as ip_hash would spread them). The driver talks
 // to us over stdin/stdout, one JSON object a line:
@@ -114,7 +114,7 @@ function worker(index, config) {
     };
     const url = config.urls[i % config.urls.length] + "/board";
     const socket = io(url, { transports: ["websocket"], forceNew: true, perMessageDeflate: false, auth,
-      timeout: 60000, reconnectionDelay: 500, reconnectionDelayMax: 5000 });
+      timeout: 60000, reconnectionDelay: 500, reconnectionDelayMax: 5000, reconnectionAttempts: 50 });
     b.socket = socket;
 
     function becomeReady(seq) {
@@ -164,8 +164,8 @@ function worker(index, config) {
       }
     }
 
-    // board.js asks at once (replay_grace_ms 0). A grace period instead lets a gap that is only
-    // reordering (two web processes flushing their batches in turn) fill by itself first.
+    // As board.js: wait replay_grace_ms (1 s) for a gap to fill by itself (updates published by two
+    // web processes can arrive out of order) before asking the server for a replay.
     function askReplay() {
       if (!(config.replay_grace_ms > 0)) return replayNow();
       if (b.replayTimer) return;

@@ -1,6 +1,6 @@
 // The Node floor: a bare socket.io 4.8 server with no application logic.
 //
-//   node floor_server.js PORT
+//   node floor_server.js PORT [MAX_RUNTIME_S]
 //
 // Boards connect to the namespace /board exactly as they do to the tracker; the auth payload is
 // only used to put a regional board in its region's room. POST /emit with a JSON body
@@ -61,6 +61,9 @@ board.on("connection", (socket) => {
 });
 
 httpServer.listen(port, "127.0.0.1", () => console.log(`floor listening on ${port}`));
+
+// Never outlive a driver that died without stopping us.
+setTimeout(() => process.exit(0), Number(process.argv[3] || 3600) * 1000).unref();
 
 // Stop cleanly on SIGTERM so the driver's try/finally can end us without leaving sockets open.
 process.on("SIGTERM", () => {

@@ -1,17 +1,18 @@
 // Time and size of a new board's snapshot.
 //
-//   node snapshot.js URL TOKEN REGION REPEATS DEFLATE TIMEOUT_S
+//   node snapshot.js URL TOKEN REGION REPEATS DEFLATE TIMEOUT_S PAUSE_MS
 //
 // Prints one JSON line per attempt: ms from opening the connection to the snapshot having arrived and
 // been parsed (the handshake included: that is what a new board waits), the bytes of the snapshot
 // frame's payload, the bytes read from the socket (smaller when DEFLATE=1 negotiates per-message
 // compression, as browsers do), and the number of homes. An attempt that gets no snapshot within
-// TIMEOUT_S prints {"error": ...} and the next one starts.
+// TIMEOUT_S prints {"error": ...} and the next one starts, PAUSE_MS after the one before (the server
+// may reuse a snapshot it built a moment ago: a pause past that measures a cold one).
 "use strict";
 
 const { io } = require("socket.io-client");
 
-const [url, token, region, repeats, deflate, timeoutS] = process.argv.slice(2);
+const [url, token, region, repeats, deflate, timeoutS, pauseMs] = process.argv.slice(2);
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 
 function once() {
@@ -45,6 +46,9 @@ function once() {
 }
 
 (async () => {
-  for (let k = 0; k < Number(repeats || 1); k++) console.log(JSON.stringify(await once()));
+  for (let k = 0; k < Number(repeats || 1); k++) {
+    if (k > 0) await new Promise((resolve) => setTimeout(resolve, Number(pauseMs || 0)));
+    console.log(JSON.stringify(await once()));
+  }
   process.exit(0);
 })();
