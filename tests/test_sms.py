@@ -269,3 +269,15 @@ def test_twilio_curl_prints_a_request_the_webhook_accepts(app, client, home):
     assert words[4] == f"{BASE}/twilio/sms"
     response = client.post("/twilio/sms", data=data, headers={"X-Twilio-Signature": signature})
     assert response.status_code == 200 and "NUR 3" in response.get_data(as_text=True)
+
+
+def test_status_warns_when_boards_show_the_numbers_as_unverified(client, home):
+    from datetime import timedelta
+
+    from tracker.models import Channel
+    from tracker.vacancies import Change, record_update
+
+    four_days_ago = utcnow() - timedelta(days=4)
+    record_update(home.id, Change(counts={"NUR": 1, "RES": 0}), channel=Channel.SMS, actor="t", now=four_days_ago)
+    reply = text(client, "STATUS")
+    assert "Confirmed 4 days ago" in reply and "Boards show this as unverified: text SAME" in reply

@@ -11,7 +11,17 @@ from twilio.twiml.messaging_response import MessagingResponse
 from . import homes, messaging
 from .db import session
 from .extensions import csrf
-from .models import CHANNEL_WORDS, CareHome, CareKind, Channel, Contact, InboundMessage, utcnow
+from .models import (
+    CHANNEL_WORDS,
+    CareHome,
+    CareKind,
+    Channel,
+    Contact,
+    Freshness,
+    InboundMessage,
+    freshness,
+    utcnow,
+)
 from .phones import BadPhoneNumber, to_e164
 from .sms_language import Closed, Counts, Keyword, NotUnderstood, parse
 from .timefmt import ago, short_time
@@ -177,7 +187,12 @@ def _answer(word: str, home: CareHome) -> str:
     via = CHANNEL_WORDS.get(home.confirmed_via, "") if home.confirmed_via else ""
     state = {"kinds": {o.kind_code: {"available": o.available} for o in home.offers}}
     state |= {"admissions": "open" if home.admissions_open else "closed", "closed_reason": home.closed_reason}
-    return f"{_name(home)}: {_described(state)} Confirmed {ago(home.confirmed_at, utcnow())} by {via}."
+    now = utcnow()
+    reply = f"{_name(home)}: {_described(state)} Confirmed {ago(home.confirmed_at, now)} by {via}."
+    config = current_app.config
+    if freshness(home.confirmed_at, now, config["STALE_AFTER"], config["EXPIRE_AFTER"]) == Freshness.STALE:
+        reply += " Boards show this as unverified: text SAME if it is still right."
+    return reply
 
 
 def _described(state: dict) -> str:
