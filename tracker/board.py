@@ -38,10 +38,11 @@ bp = Blueprint("board", __name__)
 
 NAMESPACE = "/board"
 ENGLAND = "england"
+REGION_ROOM_PREFIX = "region:"
 
 
 def room_for(region_id: int | None) -> str:
-    return ENGLAND if region_id is None else f"region:{region_id}"
+    return ENGLAND if region_id is None else f"{REGION_ROOM_PREFIX}{region_id}"
 
 
 @bp.get("/board")

@@ -14,8 +14,9 @@ from collections import defaultdict
 
 import socketio
 
-STREAM_ROOMS = ("england", "region:")
-NAMESPACE = "/board"
+from .board import ENGLAND, NAMESPACE, REGION_ROOM_PREFIX
+
+STREAM_ROOMS = (ENGLAND, REGION_ROOM_PREFIX)
 
 
 class _Batcher:
