@@ -53,7 +53,7 @@ def history() -> list[Update]:
 
 def test_a_registered_number_texting_counts_records_them_and_says_exactly_that(client, home):
     reply = text(client, "NUR 2 RES 0")
-    assert "Trelawney House: recorded at" in reply and "NUR 2, RES 0. Open to admissions." in reply
+    assert "Trelawney House: recorded at" in reply and "NUR 2, RES 0. Open to admissions. Ref 1." in reply
     (row,) = history()
     assert row.channel == "sms" and row.state["kinds"]["NUR"]["available"] == 2
     assert row.actor == f"Jo (manager) {MANAGER}"

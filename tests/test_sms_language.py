@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tracker.sms_language import SYNONYMS, Closed, Counts, Keyword, NotUnderstood, parse
@@ -81,6 +81,8 @@ def test_anything_not_understood_gets_a_short_example(text, problem):
 
 @settings(max_examples=500)
 @given(st.text(max_size=200))
+@example("²")  # isdigit() but not int(): found by this test
+@example("NUR ٣")  # a decimal digit from another script
 def test_no_input_crashes_it(text):
     assert isinstance(parse(text, KINDS, home_codes=["TRE"]).command, Counts | Keyword | Closed | NotUnderstood)
 

@@ -25,7 +25,7 @@ TOKEN_PREFIX = "trk_"
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    user = session.get(User, int(user_id)) if user_id.isdigit() else None
+    user = session.get(User, int(user_id)) if user_id.isdecimal() else None
     return user if user and user.active else None
 
 

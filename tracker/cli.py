@@ -23,7 +23,7 @@ contacts_cli = AppGroup("contacts", help="Phones that may update a home by text 
 
 def find_home(ref: str) -> CareHome:
     """HOME is the tracker's id or the CQC location id."""
-    home = session.get(CareHome, int(ref)) if ref.isdigit() else None
+    home = session.get(CareHome, int(ref)) if ref.isdecimal() else None
     home = home or session.scalars(select(CareHome).where(CareHome.cqc_location_id == ref)).one_or_none()
     if home is None:
         raise click.ClickException(f"No care home has id or CQC location id {ref!r}. `homes list` shows them.")

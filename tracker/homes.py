@@ -138,7 +138,7 @@ def _apply_step(home: CareHome, values: dict, code: str, delta: int) -> None:
     if offer is None:
         return
     current = values.get(code, "")
-    number = int(current) if current.isdigit() else (offer.available or 0)
+    number = int(current) if current.isdecimal() else (offer.available or 0)
     values[code] = str(min(offer.capacity, max(0, number + delta)))
 
 

@@ -91,7 +91,7 @@ def status_callback():
     messaging.record_status(
         request.form.get("MessageSid", ""),
         request.form.get("MessageStatus", ""),
-        int(error) if error.isdigit() else None,
+        int(error) if error.isdecimal() else None,
     )
     return Response(status=204)
 
@@ -155,7 +155,9 @@ def handle(sender: str, body: str, sid: str) -> tuple[str, str, int | None, int 
     except UpdateRejected as rejected:
         return "refused", fit("Not recorded. " + " ".join(rejected.errors.values())), home.id, None
     what = "recorded" if row.changed else "confirmed no change"
-    reply = f"{_name(home)}: {what} at {short_time(row.recorded_at)}: {_described(row.state)}"
+    # Ref is the update's number, as on the web form's confirmation: the history, the board and
+    # the hub can all find this very update by it.
+    reply = f"{_name(home)}: {what} at {short_time(row.recorded_at)}: {_described(row.state)} Ref {row.seq}."
     if row.changed:
         reply += " Text SAME when nothing has changed."
     return ("recorded" if row.changed else "confirmed"), fit(reply), home.id, row.seq

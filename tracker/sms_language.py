@@ -109,7 +109,7 @@ def _counts(words: list[str], kinds: Mapping[str, str]) -> Command:
             word = words[i]
             if word in FILLER:
                 pass
-            elif word.isdigit() or word in NUMBER_WORDS:
+            elif word.isdecimal() or word in NUMBER_WORDS:
                 number = NUMBER_WORDS[word] if word in NUMBER_WORDS else int(word)
                 if number > MAX_BEDS:
                     return NotUnderstood(f"{word} beds is more than any home has. Send the beds free, like: {EXAMPLE}")

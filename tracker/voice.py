@@ -50,7 +50,7 @@ def call():
     if "Digits" in request.form and args.get("stage") == "count" and len(entered) < len(offers):
         offer = offers[len(entered)]
         digits = request.form["Digits"].strip()
-        if not digits.isdigit():
+        if not digits.isdecimal():
             return _ask(
                 home, entered, f"Sorry, I did not get a number. {offer.kind.name} beds free: key the number, then hash."
             )
@@ -117,10 +117,10 @@ def _choose_home(homes: list[CareHome]) -> Response:
 def _chosen(homes: list[CareHome], args) -> CareHome | None:
     if len(homes) == 1:
         return homes[0]
-    if args.get("home", "").isdigit():
+    if args.get("home", "").isdecimal():
         return next((h for h in homes if h.id == int(args["home"])), None)
     digits = request.form.get("Digits", "")
-    if not args.get("stage") and digits.isdigit() and 1 <= int(digits) <= min(9, len(homes)):
+    if not args.get("stage") and digits.isdecimal() and 1 <= int(digits) <= min(9, len(homes)):
         return homes[int(digits) - 1]
     return None
 
@@ -134,7 +134,7 @@ def _entered(raw: str) -> list[tuple[str, int]]:
     pairs = []
     for part in filter(None, raw.split(".")):
         code, _, number = part.partition("-")
-        if number.isdigit():
+        if number.isdecimal():
             pairs.append((code, int(number)))
     return pairs
 
