@@ -119,16 +119,16 @@ def _fmt(value) -> str:
 
 ROWS = [
     ("boards (clients)", "clients"), ("updates/s (target rate)", "updates_per_s"),
-    ("updates/s achieved (form POSTs answered)", "achieved_updates_per_s"), ("duration, s", "duration_s"),
+    ("updates/s achieved (posts answered)", "achieved_updates_per_s"), ("duration, s", "duration_s"),
     ("latency p50, ms", "p50_ms"), ("latency p95, ms", "p95_ms"), ("latency p99, ms", "p99_ms"),
     ("p99 until the last board has it, ms", "p99_all_boards_ms"), ("delivered fraction", "delivered_fraction"),
     ("lost deliveries", "lost"), ("max sustained updates/s (p99 ≤ 1 s, nothing lost)", "max_sustained_updates_per_s"),
     ("snapshot for a new board, ms", "snapshot_ms"), ("snapshot size, bytes", "snapshot_bytes"),
     ("web process peak RSS (larger of two), MB", "rss_mb"),
     ("web processes CPU (sum, 100 = one core), %", "cpu_percent"),
-    ("client CPU (Node, sum), %", "client_cpu_percent"), ("driver CPU (form POSTs), %", "driver_cpu_percent"),
+    ("client CPU (Node, sum), %", "client_cpu_percent"), ("driver CPU (form and SMS posts), %", "driver_cpu_percent"),
     ("PostgreSQL CPU, %", "postgres_cpu_percent"), ("Redis CPU, %", "redis_cpu_percent"),
-    ("form POST p50, ms", "post_p50_ms"), ("form POST p99, ms", "post_p99_ms"),
+    ("form/SMS POST p50, ms", "post_p50_ms"), ("form/SMS POST p99, ms", "post_p99_ms"),
     ("replay requests by boards", "replays"), ("updates held behind a gap", "held"),
     ("update event size, bytes", "update_event_bytes"),
     ("floor: python-socketio p99, ms", "floor_p99_ms"), ("floor: Node socket.io p99, ms", "node_p99_ms"),
@@ -155,7 +155,7 @@ def markdown(results: dict) -> str:
         if not scenario.get("steps"):
             continue
         lines += ["", f"Rate steps, {name}:", "",
-                  "| updates/s | achieved | p50 ms | p99 ms | delivered | web CPU % | form POST p99 ms | stopped by |",
+                  "| updates/s | achieved | p50 ms | p99 ms | delivered | web CPU % | POST p99 ms | stopped by |",
                   "|---:|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
         for step in scenario["steps"]:
             keys = ("updates_per_s", "achieved_updates_per_s", "p50_ms", "p99_ms", "delivered_fraction", "cpu_percent",

@@ -79,7 +79,7 @@ def _homes(count: int, rng: random.Random):
 
 def _insert_rows(homes: int, seed: int) -> dict[int, dict[str, int]]:
     from tracker.db import session
-    from tracker.models import CareHome, Locality, Offer, Region
+    from tracker.models import CareHome, Contact, Locality, Offer, Region
 
     rng = random.Random(seed)
     session.execute(insert(Region), [{"id": r + 1, "name": name} for r, (name, _, _) in enumerate(REGIONS)])
@@ -99,11 +99,19 @@ def _insert_rows(homes: int, seed: int) -> dict[int, dict[str, int]]:
         session.execute(insert(CareHome), home_rows[start : start + 2000])
     for start in range(0, len(offer_rows), 5000):
         session.execute(insert(Offer), offer_rows[start : start + 5000])
+    # One registered phone per home, so updates can also arrive by text (load.SmsSender).
+    contacts = [{"home_id": h["id"], "phone": phone_for(h["id"]), "name": "bench manager"} for h in home_rows]
+    for start in range(0, len(contacts), 5000):
+        session.execute(insert(Contact), contacts[start : start + 5000])
     # Explicit ids leave the serial sequences behind; move them on so later inserts do not collide.
     for table in ("region", "locality", "care_home"):
         session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
     session.commit()
     return {h["id"]: {} for h in home_rows} | _capacities(offer_rows)
+
+
+def phone_for(home_id: int) -> str:
+    return f"+447700{home_id:06d}"
 
 
 def _capacities(offer_rows: list[dict]) -> dict[int, dict[str, int]]:
@@ -164,6 +172,7 @@ def load(env: dict, homes: int = 15_000, processes: int = 2, seed: int = 2026, l
                     "id": home.id,
                     "region": home.locality.region_id,
                     "link": link_token(home),
+                    "phone": phone_for(home.id),
                     "kinds": {o.kind_code: o.capacity for o in home.offers},
                 }
             )

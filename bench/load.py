@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode, urlsplit
 
+from twilio.request_validator import RequestValidator
+
 NOTES = ("", "", "Can take bariatric patients", "Hoist available; no weekend admissions",
          "Ring before 4pm for same-day admission", "Two beds free from Friday after deep clean")  # fmt: skip
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -71,6 +73,30 @@ class FormSender:
         return Sent(int(location.rsplit("/", 1)[1]), home["region"], t, done - t, t - scheduled)
 
 
+class SmsSender:
+    """One thread's texting manager: Twilio's webhook request, signed as Twilio signs it."""
+
+    def __init__(self, urls: list[str], plan: dict, rng: random.Random):
+        self.urls, self.plan, self.rng = urls, plan, rng
+        self.conns = [http.client.HTTPConnection(urlsplit(u).hostname, urlsplit(u).port, timeout=30) for u in urls]
+        self.validator = RequestValidator(plan["twilio_token"])
+
+    def send(self, i: int, scheduled: float) -> Sent:
+        home = self.rng.choice(self.plan["homes"])
+        body = " ".join(f"{code} {self.rng.randint(0, cap)}" for code, cap in home["kinds"].items())
+        params = {"MessageSid": "SM" + uuid.uuid4().hex, "From": home["phone"], "To": "+447700900999", "Body": body}
+        which = i % len(self.conns)  # alternate web processes, as the load balancer would
+        signature = self.validator.compute_signature(self.urls[which] + "/twilio/sms", params)
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
+        t, response = _exchange(self.conns[which], "POST", "/twilio/sms", urlencode(params), headers)
+        done = now_ms()
+        reply = response.content.decode()
+        ref = re.search(r"Ref (\d+)\.", reply)
+        if response.status != 200 or not ref:
+            raise RuntimeError(f"SMS webhook answered {response.status}: {reply[:200]!r}")
+        return Sent(int(ref.group(1)), home["region"], t, done - t, t - scheduled)
+
+
 class FloorSender:
     """One thread's emitter for a floor server: it builds an update of the tracker's shape and size."""
 
@@ -111,14 +137,14 @@ def _exchange(conn: http.client.HTTPConnection, method: str, path: str, body: st
     """One request on a keep-alive connection; returns (send time, response with its body read).
 
     The server may have closed an idle connection (gunicorn's keep-alive is 2 s): reconnect and send
-    again once. Repeating a form POST is safe: its `submission` makes the second one a no-op.
+    again once. Repeating is safe: a form's `submission`, or a text's MessageSid, makes it a no-op.
     """
     for attempt in (1, 2):
         t = now_ms()
         try:
             conn.request(method, path, body=body, headers=headers)
             response = conn.getresponse()
-            response.read()
+            response.content = response.read()
             return t, response
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
             conn.close()

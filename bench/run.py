@@ -23,6 +23,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+TWILIO_TOKEN = "bench-twilio-auth-token"  # the webhooks check signatures; the load signs with the same token
 sys.path.insert(0, str(BENCH.parent))  # the tracker and tests.servers, whatever the working directory
 
 import analysis  # noqa: E402
@@ -114,13 +115,15 @@ def main() -> int:
         secret = secrets.token_urlsafe(48)
         ports = [free_port(), free_port()]
         app_env = {"TRACKER_ENV": "production", "SECRET_KEY": secret, "DATABASE_URL": pg.url("bench"),
-                   "PUBLIC_BASE_URL": f"http://127.0.0.1:{ports[0]}", "SESSION_COOKIE_SECURE": "false"}  # fmt: skip
+                   "PUBLIC_BASE_URL": f"http://127.0.0.1:{ports[0]}", "SESSION_COOKIE_SECURE": "false",
+                   "TWILIO_AUTH_TOKEN": TWILIO_TOKEN}  # fmt: skip
         run_env = {**os.environ, **app_env}
         subprocess.run([str(procs.VENV_BIN / "alembic"), "upgrade", "head"], cwd=procs.ROOT, env=run_env, check=True,
                        capture_output=True)  # fmt: skip
         log(f"loading England: {args.homes:,} homes")
         # Coalescing off while loading: each update is published at once, with no timer thread left behind.
         plan = england.load({**app_env, "BOARD_COALESCE_MS": "0"}, homes=args.homes, log=log)
+        plan["twilio_token"] = TWILIO_TOKEN
         results["initial_record_s"] = plan["initial_record_s"]
 
         urls = [f"http://127.0.0.1:{port}" for port in ports]

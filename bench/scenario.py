@@ -41,7 +41,7 @@ class Bench:
         self.notes: list[str] = []
         self.update_size: int | None = None  # measured from the tracker's own update events, for the floors
         self.rng = random.Random(7)
-        self._form_senders: list[load.FormSender] | None = None
+        self._form_senders: list | None = None
 
     def boards(self, kind: str) -> list:
         """National: every board watches "all". Regional: boards dealt round the 42 regions."""
@@ -49,10 +49,12 @@ class Bench:
         return ["all"] * self.args.clients if kind == "national" else [regions[i % len(regions)] for i in
                                                                         range(self.args.clients)]  # fmt: skip
 
-    def form_senders(self) -> list[load.FormSender]:
+    def form_senders(self) -> list:
+        """The real channels, half each: the managers' form and text messages through the webhook."""
         if self._form_senders is None:
-            self._form_senders = [load.FormSender(self.urls, self.plan, random.Random(self.rng.random()))
-                                  for _ in range(SENDER_THREADS)]  # fmt: skip
+            channels = (load.FormSender, load.SmsSender)
+            self._form_senders = [channels[i % 2](self.urls, self.plan, random.Random(self.rng.random()))
+                                  for i in range(SENDER_THREADS)]  # fmt: skip
         return self._form_senders
 
     def fleet(self, name: str, urls: list[str], boards: list, join: str, since: int, timeout: float):
@@ -84,7 +86,7 @@ class Bench:
         result = {"updates_per_s": rate, "duration_s": duration, **analysis.analyse(sent, files, boards),
                   **analysis.send_stats(sent, errors, duration), **analysis.fleet_stats(marked)}  # fmt: skip
         analysis.cleanup(files)
-        if sent and isinstance(senders[0], load.FormSender):
+        if sent and not isinstance(senders[0], load.FloorSender):
             self.cursor = max(self.cursor, max(s.seq for s in sent))  # where boards joining with `since` start
         result["driver_cpu_percent"] = round(100 * (after.user + after.system - before.user - before.system) / wall, 1)
         mine = [usage[s] for s in servers if s in usage]
