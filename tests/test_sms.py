@@ -150,7 +150,8 @@ def test_a_contact_of_several_homes_starts_with_the_home_code(client, home, make
     assert (home.short_code, other.short_code) == ("TRE", "PEN")
 
     reply = text(client, "RES 2")
-    assert "You text for several homes: start with its code" in reply and "PEN Penmere Lodge" in reply
+    assert "You text for several homes: start with its code, like: PEN RES 2." in reply
+    assert "Codes: PEN Penmere Lodge, TRE Trelawney House" in reply
     assert history() == []
 
     assert "Penmere Lodge: recorded" in text(client, "pen RES 2")

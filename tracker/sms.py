@@ -134,10 +134,12 @@ def handle(sender: str, body: str, sid: str) -> tuple[str, str, int | None, int 
     elif len({c.home_id for c in contacts}) == 1:
         home = contacts[0].home
     else:
-        codes = ", ".join(f"{code} {h.name}" for code, h in sorted(by_code.items()))
+        codes = sorted(by_code.items())
+        listed = ", ".join(f"{code} {h.name}" for code, h in codes)
+        example = f"{codes[0][0]} {codes[0][1].offers[0].kind_code} 2" if codes and codes[0][1].offers else "TRE NUR 2"
         return (
             "needs-home",
-            fit(f"You text for several homes: start with its code, like: TRE NUR 2. Codes: {codes}"),
+            fit(f"You text for several homes: start with its code, like: {example}. Codes: {listed}"),
             None,
             None,
         )
