@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from . import homes, messaging
+from . import board, homes, messaging
 from .db import session
 from .extensions import csrf
 from .models import (
@@ -189,10 +189,8 @@ def _answer(word: str, home: CareHome) -> str:
     if home.confirmed_at is None:
         return f"{_name(home)}: no numbers recorded yet. Text the beds free, like: NUR 2 RES 0"
     via = CHANNEL_WORDS.get(home.confirmed_via, "") if home.confirmed_via else ""
-    state = {"kinds": {o.kind_code: {"available": o.available} for o in home.offers}}
-    state |= {"admissions": "open" if home.admissions_open else "closed", "closed_reason": home.closed_reason}
     now = utcnow()
-    reply = f"{_name(home)}: {_described(state)} Confirmed {ago(home.confirmed_at, now)} by {via}."
+    reply = f"{_name(home)}: {_described(board.home_state(home))} Confirmed {ago(home.confirmed_at, now)} by {via}."
     config = current_app.config
     if freshness(home.confirmed_at, now, config["STALE_AFTER"], config["EXPIRE_AFTER"]) == Freshness.STALE:
         reply += " Boards show this as unverified: text SAME if it is still right."
