@@ -106,19 +106,18 @@ def update_event(row: Update, *, regional: bool) -> dict:
 
 def snapshot(region_id: int | None) -> tuple[int, Encoded]:
     """The `snapshot` event for a stream, as JSON text, and the seq it is consistent with."""
-    seq, homes_json = _stream_state(region_id)
-    kinds = session.scalars(select(CareKind).order_by(CareKind.position)).all()
+    seq, kinds, homes_json = _stream_state(region_id)
     head = {
         "seq": seq,
         "region": "all" if region_id is None else region_id,
         "server_time": utcnow().isoformat(),
-        "kinds": [{"code": k.code, "name": k.name} for k in kinds],
+        "kinds": kinds,
         **board_config(),
     }
     return seq, Encoded(json.dumps(head, separators=(",", ":"))[:-1] + ',"homes":' + homes_json + "}")
 
 
-def _stream_state(region_id: int | None) -> tuple[int, str]:
+def _stream_state(region_id: int | None) -> tuple[int, list[dict], str]:
     """The stream's homes and the seq they are consistent with, reused for BOARD_SNAPSHOT_TTL_MS.
 
     Every board of a stream gets the same snapshot, and after a restart hundreds reconnect at once:
@@ -130,13 +129,14 @@ def _stream_state(region_id: int | None) -> tuple[int, str]:
     now = time.monotonic()
     hit = cache.get(region_id)
     if hit and now - hit[0] < ttl:
-        return hit[1], hit[2]
+        return hit[1:]
     # The cursor is read before the homes: a home may then be newer than `seq` (its update event
     # arrives again and is ignored by its per-home seq), but never older, which would lose one.
     seq = latest_seq(region_id)
+    kinds = [{"code": k.code, "name": k.name} for k in session.scalars(select(CareKind).order_by(CareKind.position))]
     homes_json = json.dumps(snapshot_homes(region_id), separators=(",", ":"))
-    cache[region_id] = (now, seq, homes_json)
-    return seq, homes_json
+    cache[region_id] = (now, seq, kinds, homes_json)
+    return seq, kinds, homes_json
 
 
 def snapshot_homes(region_id: int | None) -> list[dict]:
