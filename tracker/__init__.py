@@ -24,7 +24,7 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
 
     async_mode = _async_mode()
     if async_mode == "gevent" and app.config["DATABASE_URL"].startswith("sqlite"):
-        # SQLite's busy wait blocks gevent's whole hub (measured: a 2 s stall for every client).
+        # SQLite's busy wait blocks gevent's whole hub: every client stalls (docs/architecture.md).
         raise config_module.ConfigError(
             "gevent workers need PostgreSQL (DATABASE_URL=postgresql://...); with SQLite run `python -m tracker`"
         )

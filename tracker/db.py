@@ -21,8 +21,8 @@ def _take_sqlite_write_lock_up_front(engine: Engine) -> None:
     """Every transaction starts with BEGIN IMMEDIATE.
 
     With the driver's plain BEGIN, two read-then-write transactions deadlock on the upgrade to a
-    write lock and one fails with "database is locked" (measured: 290 of 400). Taking the lock up
-    front makes them queue instead. This is SQLAlchemy's documented recipe for pysqlite.
+    write lock and one fails with "database is locked" (docs/architecture.md has the figures).
+    Taking the lock up front makes them queue instead. This is SQLAlchemy's documented recipe for pysqlite.
     """
 
     @event.listens_for(engine, "connect")
