@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tracker import auth, homes
+from tracker import auth, links
 from tracker.extensions import socketio
 from tracker.models import Channel, Role
 from tracker.vacancies import Change, record_update
@@ -15,7 +15,7 @@ def received(client, name):
 
 
 def post_form(http, home, nur):
-    path = "/h/" + homes.link_token(home)
+    path = "/h/" + links.link_token(home)
     response = http.post(path, data={"kind-NUR": str(nur), "kind-RES": "0", "admissions": "open", "action": "save"})
     assert response.status_code == 303
 

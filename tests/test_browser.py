@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tracker import create_app, homes
+from tracker import create_app, links
 from tracker.auth import hash_password
 from tracker.db import session
 from tracker.models import CareHome, Hospital, Locality, Offer, Region, Role, User
@@ -61,7 +61,7 @@ def server(migrated_sqlite, tmp_path):
             )
         )
         session.commit()
-        link = "/h/" + homes.link_token(home)
+        link = "/h/" + links.link_token(home)
         session.remove()
     app.extensions["engine"].dispose()
 

@@ -7,13 +7,13 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from tracker import homes
+from tracker import links
 from tracker.db import session
 from tracker.models import CareHome, Update
 
 
 def path_for(home) -> str:
-    return "/h/" + homes.link_token(home)
+    return "/h/" + links.link_token(home)
 
 
 def history_count() -> int:
@@ -100,7 +100,7 @@ def test_closing_admissions_needs_a_reason(client, make_home):
 def test_a_rotated_link_is_refused_and_records_nothing(client, make_home):
     home = make_home()
     old = path_for(home)
-    homes.rotate_link(home)
+    links.rotate_link(home)
     session.commit()
     response = client.post(old, data={"kind-NUR": "2", "kind-RES": "0", "action": "save"})
     assert response.status_code == 410
@@ -112,7 +112,7 @@ def test_a_rotated_link_is_refused_and_records_nothing(client, make_home):
 @pytest.mark.parametrize("mangle", [lambda t: t[:-2] + "xx", lambda t: "WzEsMV0.forged", lambda t: "nonsense"])
 def test_a_tampered_link_gets_a_page_saying_what_to_do(client, make_home, mangle):
     home = make_home()
-    response = client.post("/h/" + mangle(homes.link_token(home)), data={"kind-NUR": "2", "action": "save"})
+    response = client.post("/h/" + mangle(links.link_token(home)), data={"kind-NUR": "2", "action": "save"})
     assert response.status_code == 404
     assert "ask the hub to send a new one" in response.get_data(as_text=True)
     assert history_count() == 0

@@ -15,7 +15,7 @@ import pytest
 import requests
 from sqlalchemy import insert
 
-from tracker import create_app, homes
+from tracker import create_app, links
 from tracker.auth import create_token
 from tracker.db import session
 from tracker.models import CareHome, Locality, Offer, Region, Role
@@ -65,7 +65,7 @@ class Deployment:
                           for p, k in enumerate(("RES", "NUR", "DNUR"))]  # fmt: skip
                 session.execute(insert(Offer), offers)
                 session.commit()
-            token, path = create_token("hospital system", Role.COORDINATOR), "/h/" + homes.link_token(home)
+            token, path = create_token("hospital system", Role.COORDINATOR), "/h/" + links.link_token(home)
         session.remove()
         app.extensions["engine"].dispose()
         return token, path

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, render_template, request
 from flask import session as http_session
 from flask_login import current_user, login_required
 from flask_socketio import ConnectionRefusedError, emit, join_room
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 
 from . import auth
 from .db import session
@@ -100,6 +101,7 @@ def update_event(row: Update, *, regional: bool) -> dict:
             **row.state,
             "confirmed_at": row.recorded_at.isoformat(),
             "confirmed_via": str(row.channel),
+            "not_answering_since": None,  # every update answers the reminders
         },
     }
 
@@ -151,6 +153,7 @@ def snapshot_homes(region_id: int | None) -> list[dict]:
             CareHome.id, CareHome.last_seq, CareHome.name, Locality.name.label("locality"), CareHome.address,
             CareHome.postcode, CareHome.phone, CareHome.latitude, CareHome.longitude, CareHome.admissions_open,
             CareHome.closed_reason, CareHome.reopens_on, CareHome.note, CareHome.confirmed_at, CareHome.confirmed_via,
+            _not_answering_since,
         )
         .join(Locality, CareHome.locality_id == Locality.id)
         .order_by(CareHome.name, CareHome.id)
@@ -170,7 +173,7 @@ def snapshot_homes(region_id: int | None) -> list[dict]:
         kinds_of.setdefault(home_id, {})[code] = {"capacity": capacity, "available": available}
     homes = []
     for (home_id, last_seq, name, locality, address, postcode, phone, lat, lon, admissions_open, closed_reason,
-         reopens_on, note, confirmed_at, confirmed_via) in connection.execute(homes_query):  # fmt: skip
+         reopens_on, note, confirmed_at, confirmed_via, not_answering) in connection.execute(homes_query):  # fmt: skip
         homes.append(
             {
                 "id": home_id,
@@ -189,9 +192,25 @@ def snapshot_homes(region_id: int | None) -> list[dict]:
                 "kinds": kinds_of.get(home_id, {}),
                 "confirmed_at": confirmed_at.isoformat() if confirmed_at else None,
                 "confirmed_via": str(confirmed_via) if confirmed_via else None,
+                "not_answering_since": _iso(not_answering),
             }
         )
     return homes
+
+
+# When an escalated home was first asked (chasing.not_answering_since, in SQL).
+_not_answering_since = case(
+    (CareHome.escalated_at.is_(None), None), else_=func.coalesce(CareHome.first_reminded_at, CareHome.escalated_at)
+).label("not_answering_since")
+
+
+def _iso(moment) -> str | None:
+    # CASE loses the column's type: SQLite hands back text, PostgreSQL a naive datetime, both UTC.
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.replace(tzinfo=UTC).isoformat()
 
 
 def latest_seq(region_id: int | None) -> int:
@@ -208,6 +227,14 @@ def publish(row: Update) -> None:
     message queue when there is one; fanout.py batches deliveries within BOARD_COALESCE_MS)."""
     socketio.emit("update", update_event(row, regional=False), namespace=NAMESPACE, to=ENGLAND)
     socketio.emit("update", update_event(row, regional=True), namespace=NAMESPACE, to=room_for(row.region_id))
+
+
+def publish_flag(home_id: int, region_id: int, not_answering_since: datetime | None) -> None:
+    """Tell boards a home has stopped answering reminders (chasing.py), after the commit. Flags are
+    not in the seq chain: a board that reconnects gets them in its snapshot or with its replay."""
+    flag = {"home_id": home_id, "not_answering_since": not_answering_since.isoformat() if not_answering_since else None}
+    socketio.emit("flag", flag, namespace=NAMESPACE, to=ENGLAND)
+    socketio.emit("flag", flag, namespace=NAMESPACE, to=room_for(region_id))
 
 
 def tick() -> None:
@@ -259,12 +286,24 @@ def _stream_asked_for(raw) -> int | None:
 def catch_up(since, region_id: int | None) -> None:
     """Send the updates after `since` in order, or a snapshot when they cannot or should not be replayed."""
     rows = _missed(since, region_id)
+    replaying = rows is not None
     if rows is None:
         seq, message = snapshot(region_id)
         emit("snapshot", message, to=request.sid)
         rows = _missed(seq, region_id) or []  # what committed since a reused snapshot was built
     for row in rows:
         emit("update", update_event(row, regional=region_id is not None), to=request.sid)
+    # Flags set while the board was away (an update that cleared one is among the rows replayed).
+    if replaying and (flags := _flags(region_id)):
+        emit("flags", {"homes": flags}, to=request.sid)
+
+
+def _flags(region_id: int | None) -> dict[str, str]:
+    """Every home of the stream not answering reminders now: a replay does not carry flags."""
+    query = select(CareHome.id, _not_answering_since).where(CareHome.escalated_at.is_not(None))
+    if region_id is not None:
+        query = query.join(Locality, CareHome.locality_id == Locality.id).where(Locality.region_id == region_id)
+    return {str(home_id): _iso(since) for home_id, since in session.execute(query)}
 
 
 def _missed(since, region_id: int | None) -> list[Update] | None:

@@ -1,9 +1,10 @@
-"""Operators' commands: `flask --app tracker homes|tokens|seed-demo ...`."""
+"""Operators' commands: `flask --app tracker homes|tokens|contacts|localities|chase|seed-demo ...`."""
 
 from __future__ import annotations
 
 import secrets
 import shlex
+from datetime import datetime
 
 import click
 from flask import Flask, current_app
@@ -11,14 +12,16 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from . import auth, contacts, demo, homes
+from . import auth, chasing, contacts, demo, links
 from .db import session
-from .models import CareHome, Contact, Role, User, utcnow
-from .phones import BadPhoneNumber
+from .models import CareHome, Contact, Locality, Role, User, utcnow
+from .phones import BadPhoneNumber, to_e164
+from .timefmt import LONDON
 
 homes_cli = AppGroup("homes", help="Care homes and their managers' links.")
 tokens_cli = AppGroup("tokens", help="API tokens for machine clients.")
 contacts_cli = AppGroup("contacts", help="Phones that may update a home by text or call.")
+localities_cli = AppGroup("localities", help="Localities and who hears about homes that stop answering.")
 
 
 def find_home(ref: str) -> CareHome:
@@ -42,7 +45,7 @@ def list_homes():
 @click.argument("home_ref", metavar="HOME")
 def print_link(home_ref: str):
     """Print the manager's form link for HOME (id or CQC location id)."""
-    click.echo(homes.link_url(find_home(home_ref)))
+    click.echo(links.link_url(find_home(home_ref)))
 
 
 @homes_cli.command("rotate-link")
@@ -50,10 +53,94 @@ def print_link(home_ref: str):
 def rotate_link(home_ref: str):
     """Replace HOME's form link: the old one stops working at once. Prints the new link."""
     home = find_home(home_ref)
-    homes.rotate_link(home)
+    links.rotate_link(home)
     session.commit()
     click.echo(f"The old link for {home.name} no longer works. New link:", err=True)
-    click.echo(homes.link_url(home))
+    click.echo(links.link_url(home))
+
+
+@homes_cli.command("chase-policy")
+@click.argument("home_ref", metavar="HOME")
+@click.option("--stale-after", help="Due a reminder when the last confirmation is older than this (e.g. 48h).")
+@click.option("--remind-every", help="Time between reminders (e.g. 2h).")
+@click.option("--max-reminders", help="Reminders before escalating (0 escalates at once).")
+@click.option("--hours", help="Working hours, UK time (e.g. 09:00-17:00).")
+@click.option("--off/--on", "off", default=None, help="Stop or resume chasing this home.")
+@click.option("--clear", is_flag=True, help="Drop this home's overrides: the configured defaults apply.")
+def chase_policy(home_ref, stale_after, remind_every, max_reminders, hours, off, clear):
+    """Show or change how HOME is chased; options not given keep their current value."""
+    home = find_home(home_ref)
+    overrides = {} if clear else dict(home.chase_policy or {})
+    given = {"stale_after": stale_after, "remind_every": remind_every, "max_reminders": max_reminders, "hours": hours}
+    overrides.update({name: value for name, value in given.items() if value is not None})
+    if off is not None:
+        overrides["enabled"] = not off
+    try:
+        policy = chasing.set_overrides(home, overrides)
+    except chasing.PolicyError as exc:
+        raise click.ClickException(f"Not changed: {exc}") from None
+    session.commit()
+    hours_text = f"{policy.hours[0]:%H:%M}-{policy.hours[1]:%H:%M}"
+    click.echo(
+        f"{home.name}: {'chased' if policy.enabled else 'NOT chased'}; due after {policy.stale_after}, "
+        f"reminded every {policy.remind_every} up to {policy.max_reminders} times, {hours_text} UK time. "
+        f"Overrides: {home.chase_policy or 'none'}. Next step: {home.chase_due_at or 'none'}."
+    )
+
+
+@localities_cli.command("list")
+def list_localities():
+    """Print each locality and its escalation contact."""
+    for place in session.scalars(select(Locality).order_by(Locality.name)):
+        contact = f"{place.escalation_name} {place.escalation_phone}".strip() if place.escalation_phone else "none"
+        click.echo(f"{place.id:>4}  {place.name:<32} escalation: {contact}")
+
+
+@localities_cli.command("escalation")
+@click.argument("locality_ref", metavar="LOCALITY")
+@click.argument("phone")
+@click.option("--name", default="", help="Who answers that phone (e.g. 'West Cornwall discharge hub').")
+def set_escalation(locality_ref: str, phone: str, name: str):
+    """Text PHONE when a home in LOCALITY (id or name) stops answering reminders."""
+    place = session.get(Locality, int(locality_ref)) if locality_ref.isdecimal() else None
+    place = place or session.scalars(select(Locality).where(Locality.name == locality_ref)).one_or_none()
+    if place is None:
+        raise click.ClickException(f"No locality has id or name {locality_ref!r}. `localities list` shows them.")
+    try:
+        place.escalation_phone = to_e164(phone)
+    except BadPhoneNumber as exc:
+        raise click.ClickException(str(exc)) from None
+    place.escalation_name = name
+    session.commit()
+    click.echo(f"{place.name}: escalations go to {name or 'the number'} {place.escalation_phone}.")
+
+
+@click.command("chase")
+@click.option("--at", "at", help="Run the pass as if it were this time (ISO 8601, e.g. 2026-11-24T08:00:00+00:00).")
+@click.option("--dry-run", is_flag=True, help="Print what would be sent; send and change nothing.")
+def chase(at: str | None, dry_run: bool):
+    """One chasing pass, as the clock runs each minute: prints what it sent or would send."""
+    now = utcnow()
+    if at:
+        try:
+            now = datetime.fromisoformat(at)
+        except ValueError:
+            raise click.ClickException(
+                f"--at {at!r}: expected an ISO 8601 time, like 2026-11-24T08:00:00+00:00"
+            ) from None
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=LONDON)  # a bare time is read as UK time, as people write it
+    steps = chasing.run_pass(now, dry_run=dry_run)
+    acted = [step for step in steps if step.action != "waiting"]
+    waiting = len(steps) - len(acted)
+    verb = "would send" if dry_run else "sent"
+    for step in acted:
+        click.echo(("[dry run] " if dry_run else "") + step.describe())
+        if dry_run:
+            click.echo(f"    {step.body}")
+    click.echo(
+        f"{len(acted)} step(s) {verb} at {now.isoformat()}; {waiting} home(s) due but outside their working hours."
+    )
 
 
 @contacts_cli.command("add")
@@ -164,5 +251,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(homes_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(contacts_cli)
+    app.cli.add_command(localities_cli)
+    app.cli.add_command(chase)
     app.cli.add_command(seed_demo)
     app.cli.add_command(twilio_curl)

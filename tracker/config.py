@@ -6,7 +6,7 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 
@@ -23,6 +23,23 @@ def parse_duration(name: str, raw: str) -> timedelta:
     if not match:
         raise ConfigError(f"{name}={raw!r}: expected a duration such as 90m, 24h or 3d")
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+_HOURS = re.compile(r"^\s*([01]\d|2[0-3]):([0-5]\d)\s*-\s*([01]\d|2[0-4]):([0-5]\d)\s*$")
+
+
+def parse_hours(name: str, raw: str) -> tuple[time, time]:
+    """'08:00-20:00' -> (08:00, 20:00): a span within one day, start before end ('24:00' is midnight at the end)."""
+    match = _HOURS.match(raw)
+    if not match:
+        raise ConfigError(f"{name}={raw!r}: expected working hours such as 08:00-20:00")
+    start_h, start_m, end_h, end_m = (int(g) for g in match.groups())
+    if end_h == 24 and end_m:
+        raise ConfigError(f"{name}={raw!r}: the day ends at 24:00")
+    start, end = start_h * 60 + start_m, end_h * 60 + end_m
+    if start >= end:
+        raise ConfigError(f"{name}={raw!r}: the start must come before the end, within one day")
+    return time(start_h, start_m), (time(23, 59, 59, 999999) if end_h == 24 else time(end_h, end_m))
 
 
 def _int(name: str, raw: str, *, low: int, high: int) -> int:
@@ -110,6 +127,10 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
     if expire_after <= stale_after:
         raise ConfigError("EXPIRE_AFTER must be longer than STALE_AFTER")
 
+    remind_every = parse_duration("REMIND_EVERY", environ.get("REMIND_EVERY", "4h"))
+    if remind_every < timedelta(minutes=5):
+        raise ConfigError(f"REMIND_EVERY={environ['REMIND_EVERY']!r}: remind no more often than every 5m")
+
     queue = environ.get("SOCKETIO_MESSAGE_QUEUE", "").strip()
     if queue and not queue.startswith(("redis://", "rediss://")):
         raise ConfigError(f"SOCKETIO_MESSAGE_QUEUE={queue!r}: expected a redis:// or rediss:// URL")
@@ -148,6 +169,14 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
         "BOARD_SNAPSHOT_TTL_MS": _int(
             "BOARD_SNAPSHOT_TTL_MS", environ.get("BOARD_SNAPSHOT_TTL_MS", "1000"), low=0, high=60_000
         ),
+        # Chasing (tracker/chasing.py): a home due a confirmation (older than STALE_AFTER) is texted in
+        # CHASE_HOURS (UK time), again every REMIND_EVERY up to MAX_REMINDERS, then escalated to its
+        # locality's escalation contact. Homes may override each (`flask homes chase-policy`).
+        "CHASE_HOURS": parse_hours("CHASE_HOURS", environ.get("CHASE_HOURS", "08:00-20:00")),
+        "REMIND_EVERY": remind_every,
+        "MAX_REMINDERS": _int("MAX_REMINDERS", environ.get("MAX_REMINDERS", "3"), low=0, high=20),
+        # How often the clock runs a chasing pass (and retries texts that could not be handed over).
+        "CHASE_EVERY_SECONDS": _int("CHASE_EVERY_SECONDS", environ.get("CHASE_EVERY_SECONDS", "60"), low=5, high=3600),
         "NOTE_MAX_CHARS": 280,
         "SOCKETIO_MESSAGE_QUEUE": queue or None,
         "SESSION_COOKIE_HTTPONLY": True,

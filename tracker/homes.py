@@ -7,8 +7,8 @@ import uuid
 
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
-from itsdangerous import BadSignature, URLSafeSerializer
 
+from . import links
 from .db import session
 from .models import CHANNEL_WORDS, CareHome, Channel, Update, utcnow
 from .vacancies import Change, UpdateRejected, record_update
@@ -19,35 +19,17 @@ _SUBMISSION = re.compile(r"^[0-9a-f]{32}$")
 _STEP = re.compile(r"^([A-Z0-9]{1,8}):([+-]1)$")
 
 
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="home-link")
-
-
-def link_token(home: CareHome) -> str:
-    return _serializer().dumps([home.id, home.link_version])
-
-
-def link_url(home: CareHome) -> str:
-    base = current_app.config["PUBLIC_BASE_URL"] or f"http://127.0.0.1:{current_app.config['PORT']}"
-    return f"{base}/h/{link_token(home)}"
-
-
-def rotate_link(home: CareHome) -> None:
-    """Issue a new link; every earlier one stops working. The caller commits."""
-    home.link_version += 1
-
-
 def _refuse(status: int, replaced_home: CareHome | None = None):
     page = render_template("homes/bad_link.html", replaced=replaced_home is not None, home=replaced_home)
     abort(make_response(page, status))
 
 
 def _home_or_explain(token: str) -> CareHome:
-    try:
-        home_id, version = _serializer().loads(token)
-    except (BadSignature, ValueError, TypeError):
+    signed = links.read_token(token)
+    if signed is None:
         _refuse(404)
-    home = session.get(CareHome, home_id) if isinstance(home_id, int) else None
+    home_id, version = signed
+    home = session.get(CareHome, home_id)
     if home is None:
         _refuse(404)
     if version != home.link_version:

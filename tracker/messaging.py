@@ -1,19 +1,23 @@
 """Outbound text messages: one sender, two backends (Twilio, or the offline Outbox).
 
 Every message is stored before it is handed to a backend and keeps its state afterwards, so an
-admin can see what was sent, what failed and why. Twilio's status callbacks move the state on
-(sms.status_callback); a state only ever moves forward.
+admin can see what was sent, what failed and why. A message is attempted only after a committed
+claim, so however many processes deliver, each attempt happens once; a refusal Twilio did not act
+on is retried with backoff, and an attempt whose outcome is unknown is never repeated. Twilio's
+status callbacks move the state on (sms.status_callback); a state only ever moves forward.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import requests
 from flask import current_app
 from sqlalchemy import select, update
 from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
+from urllib3.exceptions import NewConnectionError
 
 from .db import session
 from .models import Contact, OutboundMessage, OutboundState, utcnow
@@ -37,27 +41,91 @@ RANK = {
 }
 
 
-def send_sms(to: str, body: str, *, purpose: str, home_id: int | None = None, now: datetime | None = None):
-    """Store the message, hand it to the configured backend, and store what became of it."""
-    now = now or utcnow()
+# Twilio refused the request without acting on it: too many requests, or the API briefly down.
+RETRYABLE_STATUS = {429, 503}
+# Waits before the 2nd, 3rd... attempt of a text Twilio did not take (busy, unreachable).
+RETRY_AFTER = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
+# An attempt still without an outcome this long after it began was cut off (the process died).
+ATTEMPT_TIMEOUT = timedelta(minutes=10)
+CUT_OFF = "the sender stopped during the attempt: the text may have gone, so it is not sent again"
+HTTP_TIMEOUT_S = 30  # the SDK's default is to wait for ever
+
+
+def queue(to: str, body: str, *, purpose: str, home_id: int | None = None, key: str | None = None, now: datetime):
+    """Store a message, due for delivery now. The caller commits: with the work that decided to send
+    it, so deciding and storing happen together or not at all. `key` makes it once-only."""
     message = OutboundMessage(
-        to=to, body=body, purpose=purpose, home_id=home_id, state=OutboundState.PENDING, created_at=now, updated_at=now
-    )
+        to=to, body=body, purpose=purpose, home_id=home_id, dedupe_key=key, state=OutboundState.PENDING,
+        next_attempt_at=now, created_at=now, updated_at=now,
+    )  # fmt: skip
     session.add(message)
-    session.commit()  # kept even if the process dies during the send
-    if current_app.config["SMS_BACKEND"] == "twilio":
-        _send_with_twilio(message)
-    else:
-        message.state = OutboundState.OUTBOX
-    message.updated_at = utcnow()
-    session.commit()
     return message
 
 
-def _send_with_twilio(message: OutboundMessage) -> None:
+def send_sms(to: str, body: str, *, purpose: str, home_id: int | None = None, now: datetime | None = None):
+    """Store the message (kept even if the process dies during the send), then deliver it."""
+    message = queue(to, body, purpose=purpose, home_id=home_id, now=now or utcnow())
+    session.commit()
+    deliver(message.id, now=now)
+    return message
+
+
+def deliver(message_id: int, *, now: datetime | None = None) -> bool:
+    """Make one attempt at a due message; False when it was not due (another process took it).
+
+    The attempt is claimed and committed before the request leaves: a process that dies during the
+    request leaves it claimed, and sweep() then marks it uncertain rather than sending it again.
+    """
+    now = now or utcnow()
+    claimed = session.execute(
+        update(OutboundMessage)
+        .where(
+            OutboundMessage.id == message_id,
+            OutboundMessage.state == OutboundState.PENDING,
+            OutboundMessage.next_attempt_at <= now,
+        )
+        .values(next_attempt_at=None, attempts=OutboundMessage.attempts + 1, attempted_at=now)
+    ).rowcount
+    session.commit()
+    if not claimed:
+        return False
+    message = session.get(OutboundMessage, message_id, populate_existing=True)
+    if current_app.config["SMS_BACKEND"] == "twilio":
+        _send_with_twilio(message, now)
+    else:
+        message.state = OutboundState.OUTBOX
+    message.updated_at = now
+    session.commit()
+    return True
+
+
+def sweep(now: datetime | None = None) -> tuple[int, int]:
+    """One pass over the outbox: attempt every due message, and mark attempts cut off by a crash as
+    uncertain. Returns (attempted, marked uncertain)."""
+    now = now or utcnow()
+    cut_off = session.execute(
+        update(OutboundMessage)
+        .where(
+            OutboundMessage.state == OutboundState.PENDING,
+            OutboundMessage.next_attempt_at.is_(None),
+            OutboundMessage.attempted_at <= now - ATTEMPT_TIMEOUT,
+        )
+        .values(state=OutboundState.UNCERTAIN, error=CUT_OFF, updated_at=now)
+    ).rowcount
+    session.commit()
+    due = session.scalars(
+        select(OutboundMessage.id)
+        .where(OutboundMessage.state == OutboundState.PENDING, OutboundMessage.next_attempt_at <= now)
+        .order_by(OutboundMessage.next_attempt_at)
+    ).all()
+    attempted = sum(deliver(message_id, now=now) for message_id in due)
+    return attempted, cut_off
+
+
+def _send_with_twilio(message: OutboundMessage, now: datetime) -> None:
     config = current_app.config
     # Tests hand in an HTTP client that answers as Twilio's API would; production uses the SDK's own.
-    http = current_app.extensions.get("twilio_http_client")
+    http = current_app.extensions.get("twilio_http_client") or TwilioHttpClient(timeout=HTTP_TIMEOUT_S)
     client = Client(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"], http_client=http)
     sender = (
         {"messaging_service_sid": config["TWILIO_MESSAGING_SERVICE_SID"]}
@@ -68,16 +136,41 @@ def _send_with_twilio(message: OutboundMessage) -> None:
     try:
         created = client.messages.create(to=message.to, body=message.body, status_callback=callback, **sender)
     except TwilioRestException as exc:
-        message.state, message.error_code, message.error = OutboundState.FAILED, exc.code, str(exc.msg)[:300]
-        flag_contact(message.to, exc.code)
+        message.error_code, message.error = exc.code, str(exc.msg)[:300]
+        if exc.status in RETRYABLE_STATUS:
+            _retry_or_give_up(message, now)
+        else:
+            message.state = OutboundState.FAILED
+            flag_contact(message.to, exc.code)
     except (requests.Timeout, requests.ConnectionError) as exc:
-        # The request may have reached Twilio before the connection failed: sending again could text
-        # the same person twice. Leave it for a person to look at.
-        message.state, message.error = OutboundState.UNCERTAIN, f"no answer from Twilio: {type(exc).__name__}"
+        if _never_connected(exc):  # nothing reached Twilio: safe to try again
+            message.error = f"could not reach Twilio: {type(exc).__name__}"
+            _retry_or_give_up(message, now)
+        else:
+            # The request may have reached Twilio before the connection failed: sending again could
+            # text the same person twice. Leave it for a person to look at.
+            message.state, message.error = OutboundState.UNCERTAIN, f"no answer from Twilio: {type(exc).__name__}"
     else:
         # Twilio sends no callback for the first state: keep the one the create call returned.
         message.twilio_sid = created.sid
         message.state = _state(created.status) or OutboundState.QUEUED
+        message.error_code = message.error = None
+
+
+def _never_connected(exc: requests.RequestException) -> bool:
+    """True when the connection itself failed (refused, no route, DNS, connect timeout)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)  # DNS failures included
+
+
+def _retry_or_give_up(message: OutboundMessage, now: datetime) -> None:
+    if message.attempts <= len(RETRY_AFTER):
+        message.next_attempt_at = now + RETRY_AFTER[message.attempts - 1]
+    else:
+        message.state = OutboundState.FAILED
+        message.error = f"gave up after {message.attempts} attempts: {message.error}"
 
 
 def record_status(sid: str, status: str, error_code: int | None) -> bool:

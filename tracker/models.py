@@ -122,6 +122,9 @@ class Locality(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     region_id: Mapped[int] = mapped_column(ForeignKey("region.id"))
+    # Who hears about a home that has stopped answering reminders (chasing.py): a hub or commissioner.
+    escalation_name: Mapped[str] = mapped_column(String(120), default="")
+    escalation_phone: Mapped[str | None] = mapped_column(String(20))
     region: Mapped[Region] = relationship()
 
 
@@ -160,6 +163,15 @@ class CareHome(Base):
     confirmed_by: Mapped[str | None] = mapped_column(String(120))
     confirmed_via: Mapped[Channel | None] = mapped_column(_enum(Channel, 10))
     last_seq: Mapped[int | None] = mapped_column(Integer)
+
+    # The reminder ladder (chasing.py). chase_due_at is when its next step is due (None: nothing to
+    # do, because the home is escalated or not chased); record_update resets the ladder.
+    chase_policy: Mapped[dict[str, Any] | None]  # this home's overrides of the chasing settings
+    chase_due_at: Mapped[datetime | None] = mapped_column(index=True, default=utcnow)
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    first_reminded_at: Mapped[datetime | None]
+    last_reminded_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
 
     locality: Mapped[Locality] = relationship(lazy="joined")
     offers: Mapped[list[Offer]] = relationship(
@@ -343,5 +355,12 @@ class OutboundMessage(Base):
     twilio_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     error_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(300))
+    # What makes a message once-only: a second attempt to store the same reminder fails on it.
+    dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    # Delivery (messaging.deliver): due while pending with next_attempt_at set; an attempt clears it
+    # (the claim) before the request leaves, so a crash mid-send is seen, not repeated.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    attempted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]

@@ -18,12 +18,17 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
-from . import board
+from . import board, chasing
 
 
 def jobs(app: Flask) -> list[tuple[Callable[[], None], int]]:
     """Each job and its interval in seconds."""
-    return [(board.tick, app.config["BOARD_TICK_SECONDS"])]
+    return [(board.tick, app.config["BOARD_TICK_SECONDS"]), (chase, app.config["CHASE_EVERY_SECONDS"])]
+
+
+def chase() -> None:
+    """A chasing pass at the current time (also `flask --app tracker chase`)."""
+    chasing.run_pass()
 
 
 def _in_app_context(app: Flask, job: Callable[[], None]) -> Callable[[], None]:

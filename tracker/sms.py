@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from . import board, homes, messaging
+from . import board, links, messaging
 from .db import session
 from .extensions import csrf
 from .models import (
@@ -23,17 +23,12 @@ from .models import (
     utcnow,
 )
 from .phones import BadPhoneNumber, to_e164
-from .sms_language import Closed, Counts, Keyword, NotUnderstood, parse
+from .sms_language import Closed, Counts, Keyword, NotUnderstood, fit, parse
 from .timefmt import ago, short_time
 from .vacancies import Change, UpdateRejected, record_update
 
 bp = Blueprint("sms", __name__, url_prefix="/twilio")
 csrf.exempt(bp)  # Twilio cannot send a CSRF token; every request is signed instead
-
-GSM_7 = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
-    "¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
 
 
 def signed_by_twilio() -> None:
@@ -179,7 +174,7 @@ def _change(command, home: CareHome) -> Change:
 
 def _answer(word: str, home: CareHome) -> str:
     if word == "LINK":
-        return f"{_name(home)}: update your beds at {homes.link_url(home)}"
+        return f"{_name(home)}: update your beds at {links.link_url(home)}"
     if word == "HELP":
         codes = " ".join(o.kind_code for o in home.offers)
         return (
@@ -208,9 +203,3 @@ def _described(state: dict) -> str:
 
 def _name(home: CareHome) -> str:
     return home.name if len(home.name) <= 40 else home.name[:39] + "."
-
-
-def fit(text: str) -> str:
-    """At most two SMS segments: 306 characters of the GSM alphabet, or 134 once any other is used."""
-    limit = 306 if set(text) <= GSM_7 else 134
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -157,3 +157,15 @@ def _phrases(kinds: Mapping[str, str]) -> dict[tuple[str, ...], str]:
         for phrase in (code, name, *SYNONYMS.get(code, ())):
             phrases[tuple(_SEPARATORS.split(phrase.lower().strip()))] = code
     return phrases
+
+
+GSM_7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
+    "¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+
+
+def fit(text: str) -> str:
+    """At most two SMS segments: 306 characters of the GSM alphabet, or 134 once any other is used."""
+    limit = 306 if set(text) <= GSM_7 else 134
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import board
+from . import board, chasing
 from .db import session
 from .models import BoardCursor, CareHome, CareKind, Channel, Region, Update, utcnow
 
@@ -79,6 +79,7 @@ def record_update(
         home.reopens_on = reopens_on
         home.note = note
         home.confirmed_at, home.confirmed_by, home.confirmed_via = now, actor, channel
+        chasing.reset(home, now)  # any update or "no change" answers every reminder
         state = board.home_state(home)
 
         region_id = home.locality.region_id

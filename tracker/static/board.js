@@ -101,6 +101,15 @@
   socket.on("update", onUpdate);
   socket.on("updates", function (batch) { batch.updates.forEach(onUpdate); });
   socket.on("tick", function (t) { if (seq !== null && t.seq > seq) awaitGap(); });
+  // A home that stopped answering reminders (outside the seq chain; an update clears it).
+  socket.on("flag", function (f) { setFlag(f.home_id, f.not_answering_since); });
+  socket.on("flags", function (f) { Object.keys(f.homes).forEach(function (id) { setFlag(Number(id), f.homes[id]); }); });
+  function setFlag(id, since) {
+    var home = homes.get(id);
+    if (!home) return;
+    home.not_answering_since = since;
+    queueRender();
+  }
 
   function onUpdate(ev) {
     if (seq === null) { early.push(ev); return; }
@@ -168,6 +177,9 @@
     if (s < 86400) return Math.floor(s / 3600) + " h ago";
     var d = Math.floor(s / 86400);
     return d + (d === 1 ? " day ago" : " days ago");
+  }
+  function localTime(iso) {
+    return new Date(iso).toLocaleString("en-GB", { timeZone: "Europe/London", weekday: "short", hour: "2-digit", minute: "2-digit" });
   }
   function distanceKm(home, origin) {
     if (!origin || home.lat == null) return null;
@@ -264,6 +276,7 @@
       var age = el("td", "updated");
       age.appendChild(el("span", "age " + r.fresh, ageText(h, now)));
       if (h.confirmed_via) age.appendChild(el("span", "sub", "by " + (config.channel_words[h.confirmed_via] || h.confirmed_via)));
+      if (h.not_answering_since) age.appendChild(el("span", "not-answering", "Not answering since " + localTime(h.not_answering_since)));
       tr.appendChild(age);
       body.appendChild(tr);
     });

@@ -1,0 +1,41 @@
+"""Signed links to a home's form: what a manager uses instead of a password.
+
+A link carries the home's id and its link version, signed with SECRET_KEY; rotating bumps the
+version, and every link signed with an older one stops working.
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from .models import CareHome
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="home-link")
+
+
+def link_token(home: CareHome) -> str:
+    return _serializer().dumps([home.id, home.link_version])
+
+
+def link_url(home: CareHome) -> str:
+    base = current_app.config["PUBLIC_BASE_URL"] or f"http://127.0.0.1:{current_app.config['PORT']}"
+    return f"{base}/h/{link_token(home)}"
+
+
+def rotate_link(home: CareHome) -> None:
+    """Issue a new link; every earlier one stops working. The caller commits."""
+    home.link_version += 1
+
+
+def read_token(token: str) -> tuple[int, int] | None:
+    """(home id, link version) from a token, or None when it was not signed by us."""
+    try:
+        home_id, version = _serializer().loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    if not isinstance(home_id, int) or not isinstance(version, int):
+        return None
+    return home_id, version
