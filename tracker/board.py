@@ -286,15 +286,15 @@ def _stream_asked_for(raw) -> int | None:
 def catch_up(since, region_id: int | None) -> None:
     """Send the updates after `since` in order, or a snapshot when they cannot or should not be replayed."""
     rows = _missed(since, region_id)
-    replaying = rows is not None
     if rows is None:
         seq, message = snapshot(region_id)
         emit("snapshot", message, to=request.sid)
         rows = _missed(seq, region_id) or []  # what committed since a reused snapshot was built
     for row in rows:
         emit("update", update_event(row, regional=region_id is not None), to=request.sid)
-    # Flags set while the board was away (an update that cleared one is among the rows replayed).
-    if replaying and (flags := _flags(region_id)):
+    # Flags set while the board was away, or since a reused snapshot was built (an update that
+    # cleared one is among the rows sent).
+    if flags := _flags(region_id):
         emit("flags", {"homes": flags}, to=request.sid)
 
 

@@ -171,7 +171,7 @@ class CareHome(Base):
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     first_reminded_at: Mapped[datetime | None]
     last_reminded_at: Mapped[datetime | None]
-    escalated_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None] = mapped_column(index=True)
 
     locality: Mapped[Locality] = relationship(lazy="joined")
     offers: Mapped[list[Offer]] = relationship(

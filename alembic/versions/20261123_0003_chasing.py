@@ -31,6 +31,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("last_reminded_at", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("escalated_at", sa.DateTime(), nullable=True))
         batch_op.create_index(batch_op.f("ix_care_home_chase_due_at"), ["chase_due_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_care_home_escalated_at"), ["escalated_at"], unique=False)
 
     # Existing homes fall due a day after their last confirmation (the default STALE_AFTER), or now
     # when they never reported: the chaser then treats them as any other home.
@@ -60,6 +61,7 @@ def downgrade() -> None:
         batch_op.drop_column("dedupe_key")
 
     with op.batch_alter_table("care_home", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_care_home_escalated_at"))
         batch_op.drop_index(batch_op.f("ix_care_home_chase_due_at"))
         batch_op.drop_column("escalated_at")
         batch_op.drop_column("last_reminded_at")
