@@ -1,14 +1,19 @@
-"""The admin pages that exist so far: texts received, the Outbox, and contacts that cannot be texted."""
+"""The admin pages that exist so far: chasing and compliance, texts received, the Outbox, and contacts
+that cannot be texted."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from tracker import contacts
+from tracker import chasing, compliance, contacts
 from tracker.auth import hash_password
 from tracker.db import session
 from tracker.messaging import send_sms
-from tracker.models import InboundMessage, Role, User, utcnow
+from tracker.models import CareHome, Channel, InboundMessage, Role, User, utcnow
+from tracker.timefmt import LONDON
+from tracker.vacancies import Change, record_update
 
 from .conftest import PASSWORD
 
@@ -21,7 +26,7 @@ def admin(client):
     return client
 
 
-@pytest.mark.parametrize("page", ["/admin/", "/admin/messages", "/admin/outbox", "/admin/contacts"])
+@pytest.mark.parametrize("page", ["/admin/", "/admin/messages", "/admin/outbox", "/admin/contacts", "/admin/chasing"])
 def test_admin_pages_need_an_admin(client, signed_in, page):
     assert signed_in.get(page).status_code == 403
 
@@ -59,3 +64,58 @@ def test_contacts_that_cannot_be_texted_are_flagged(admin, make_home):
     session.commit()
     page = admin.get("/admin/contacts").get_data(as_text=True)
     assert "No: replied STOP" in page and "No: a landline or unreachable carrier" in page
+
+
+# ---- chasing and compliance ------------------------------------------------------------------
+
+
+def confirm(home, at):
+    record_update(home.id, Change(counts={"NUR": 1, "RES": 1}), channel=Channel.WEB, actor="t", now=at)
+
+
+def test_the_chasing_page_shows_who_is_due_reminded_and_not_answering(admin, make_home):
+    now = utcnow()
+    answering, reminded, silent, due = (make_home(name=n) for n in ("Answering", "Reminded", "Silent", "Overdue"))
+    for home in (answering, reminded, silent, due):
+        contacts.add_contact(home, f"+4477009001{home.id:02d}")
+    session.commit()
+    confirm(answering, now - timedelta(hours=2))
+    for home in (reminded, silent, due):
+        confirm(home, now - timedelta(hours=30))
+    chasing.set_overrides(session.get(CareHome, silent.id), {"hours": "00:00-24:00", "max_reminders": "0"})
+    chasing.set_overrides(session.get(CareHome, reminded.id), {"hours": "00:00-24:00"})
+    # Working hours that exclude the present moment, whenever the test runs.
+    elsewhere = "20:00-21:00" if now.astimezone(LONDON).hour < 12 else "05:00-06:00"
+    chasing.set_overrides(session.get(CareHome, due.id), {"hours": elsewhere})
+    session.commit()
+    chasing.run_pass(now)
+
+    page = admin.get("/admin/chasing").get_data(as_text=True)
+    sections = {
+        title: page.split(title)[1].split("<h2>")[0]
+        for title in ("escalated (", "not yet answered (", "Due a first reminder (")
+    }
+    assert "Silent" in sections["escalated ("] and "Not answering since" in sections["escalated ("]
+    assert "nobody: the locality has no escalation contact" in sections["escalated ("]
+    assert "Reminded" in sections["not yet answered ("] and "Silent" not in sections["not yet answered ("]
+    assert "Overdue" in sections["Due a first reminder ("] and "Overdue" not in sections["not yet answered ("]
+    assert "Answering" not in "".join(sections.values())
+
+
+def test_compliance_is_the_share_confirmed_within_a_day_by_locality_and_over_14_days(admin, make_home):
+    now = utcnow()
+    west = [make_home(name=f"West {i}", locality="West Cornwall") for i in range(4)]
+    east = [make_home(name=f"East {i}", locality="East Cornwall") for i in range(2)]
+    for home in west[:3] + east[:1]:
+        confirm(home, now - timedelta(hours=1))
+    confirm(west[0], now - timedelta(days=3, hours=1))  # three days ago only one home had confirmed
+
+    shares = compliance.by_locality(now)
+    assert (shares["West Cornwall"].percent, shares["East Cornwall"].percent) == (75, 50)
+    assert (shares["All localities"].confirmed, shares["All localities"].homes) == (4, 6)
+    history = compliance.daily(now)
+    assert len(history) == 14 and history[-1][0] == now
+    assert [round(day["All localities"].confirmed) for _, day in history[-4:]] == [1, 0, 0, 4]
+
+    page = admin.get("/admin/chasing").get_data(as_text=True)
+    assert "75%" in page and "50%" in page and "67%" in page and "The last 14 days" in page

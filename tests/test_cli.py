@@ -1,10 +1,15 @@
-"""Operators' commands: form links, token creation."""
+"""Operators' commands: form links, token creation, chasing, escalation contacts."""
 
 from __future__ import annotations
 
-from tracker import auth
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from tracker import auth, contacts
 from tracker.db import session
-from tracker.models import ApiToken, CareHome
+from tracker.models import ApiToken, CareHome, Channel, Locality, OutboundMessage
+from tracker.vacancies import Change, record_update
 
 
 def test_homes_link_prints_a_working_link_by_id_or_cqc_id(runner, client, make_home):
@@ -59,3 +64,80 @@ def test_tokens_create_prints_the_token_once_on_its_last_line_and_keeps_only_a_h
 def test_tokens_create_refuses_an_unknown_role(runner):
     result = runner.invoke(args=["tokens", "create", "--role", "king", "--name", "x"])
     assert result.exit_code == 2 and "Invalid value for '--role'" in result.output
+
+
+# ---- chasing ---------------------------------------------------------------------------------
+
+
+def stale_home(make_home, hours=30):
+    home = make_home()
+    contacts.add_contact(home, "+447700900123", "Jo")
+    session.commit()
+    at = datetime(2026, 11, 24, 10, 0, tzinfo=UTC) - timedelta(hours=hours)
+    record_update(home.id, Change(counts={"NUR": 1, "RES": 1}), channel=Channel.WEB, actor="t", now=at)
+    return home
+
+
+def test_chase_dry_run_prints_what_it_would_send_and_sends_nothing(runner, make_home):
+    stale_home(make_home)
+    result = runner.invoke(args=["chase", "--at", "2026-11-24T10:00:00+00:00", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "[dry run] Trelawney House" in result.output and "reminder 1 to +447700900123" in result.output
+    assert "Reply SAME" in result.output and "1 step(s) would send" in result.output
+    assert session.scalars(select(OutboundMessage)).all() == []
+    assert session.scalars(select(CareHome)).one().reminders_sent == 0
+
+
+def test_chase_at_a_time_sends_and_a_second_run_sends_nothing_more(runner, make_home):
+    stale_home(make_home)
+    first = runner.invoke(args=["chase", "--at", "2026-11-24T10:00:00+00:00"])
+    again = runner.invoke(args=["chase", "--at", "2026-11-24T10:01:00+00:00"])
+    assert "Trelawney House (#1): reminder 1 to +447700900123" in first.output and "1 step(s) sent" in first.output
+    assert "0 step(s) sent" in again.output
+    assert len(session.scalars(select(OutboundMessage)).all()) == 1
+
+
+def test_chase_reads_a_time_without_a_zone_as_uk_time_and_says_who_waits(runner, make_home):
+    stale_home(make_home)
+    result = runner.invoke(args=["chase", "--at", "2026-11-25T07:30"])  # 07:30 GMT: before working hours
+    assert "at 2026-11-25T07:30:00+00:00" in result.output
+    assert "0 step(s) sent" in result.output and "1 home(s) due but outside their working hours" in result.output
+
+
+def test_chase_refuses_a_time_it_cannot_read(runner):
+    result = runner.invoke(args=["chase", "--at", "tomorrow"])
+    assert result.exit_code != 0 and "expected an ISO 8601 time" in result.output
+
+
+def test_a_homes_chase_policy_can_be_shown_changed_and_cleared(runner, make_home):
+    home = stale_home(make_home)
+    changed = runner.invoke(
+        args=["homes", "chase-policy", str(home.id), "--stale-after", "48h", "--hours", "09:00-17:00"]
+    )
+    assert changed.exit_code == 0, changed.output
+    assert "due after 2 days, 0:00:00" in changed.output and "09:00-17:00" in changed.output
+    assert session.get(CareHome, home.id, populate_existing=True).chase_policy == {
+        "stale_after": "48h",
+        "hours": "09:00-17:00",
+    }
+    off = runner.invoke(args=["homes", "chase-policy", str(home.id), "--off"])
+    assert "NOT chased" in off.output and session.get(CareHome, home.id, populate_existing=True).chase_due_at is None
+    cleared = runner.invoke(args=["homes", "chase-policy", str(home.id), "--clear"])
+    assert "Overrides: none" in cleared.output and "08:00-20:00" in cleared.output
+
+
+def test_a_bad_chase_policy_is_refused_and_nothing_changes(runner, make_home):
+    home = make_home()
+    result = runner.invoke(args=["homes", "chase-policy", str(home.id), "--remind-every", "soon"])
+    assert result.exit_code != 0 and "Not changed: remind_every='soon': expected a duration" in result.output
+    assert session.get(CareHome, home.id, populate_existing=True).chase_policy is None
+
+
+def test_a_localitys_escalation_contact_is_set_by_name_and_listed(runner, make_home):
+    make_home(locality="West Cornwall")
+    result = runner.invoke(args=["localities", "escalation", "West Cornwall", "07700 900500", "--name", "West hub"])
+    assert result.exit_code == 0 and "escalations go to West hub +447700900500" in result.output
+    assert "West hub +447700900500" in runner.invoke(args=["localities", "list"]).output
+    bad = runner.invoke(args=["localities", "escalation", "West Cornwall", "12"])
+    assert bad.exit_code != 0 and "not a possible phone number" in bad.output
+    assert session.scalars(select(Locality)).one().escalation_phone == "+447700900500"

@@ -1,16 +1,17 @@
-"""Pages for administrators: what texts came in and what they did, what went out, and contacts
-that cannot be texted. (Onboarding pages arrive with the admin issue.)"""
+"""Pages for administrators: chasing and compliance, what texts came in and what they did, what
+went out, and contacts that cannot be texted. (Onboarding pages arrive with the admin issue.)"""
 
 from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, current_app, render_template
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from . import chasing, compliance
 from .db import session
-from .models import CareHome, Contact, InboundMessage, OutboundMessage, Role
+from .models import CareHome, Contact, InboundMessage, OutboundMessage, OutboundState, Role, utcnow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PAGE = 200
@@ -52,3 +53,42 @@ def outbox():
 def contacts():
     rows = session.scalars(select(Contact).join(Contact.home).order_by(CareHome.name, Contact.phone)).all()
     return render_template("admin/contacts.html", rows=rows)
+
+
+@bp.get("/chasing")
+@admin_required
+def chasing_page():
+    now = utcnow()
+    homes = session.scalars(select(CareHome).order_by(CareHome.name)).all()
+    escalated = sorted((h for h in homes if h.escalated_at), key=lambda h: h.escalated_at, reverse=True)
+    reminded = sorted(
+        (h for h in homes if h.reminders_sent and not h.escalated_at), key=lambda h: h.last_reminded_at, reverse=True
+    )
+    due = [h for h in homes if not h.reminders_sent and h.chase_due_at and h.chase_due_at <= now]
+    not_chased = [h for h in homes if h.chase_due_at is None and not h.escalated_at]
+    troubled = session.scalar(
+        select(func.count())
+        .select_from(OutboundMessage)
+        .where(
+            OutboundMessage.purpose.in_(("reminder", "escalation")),
+            OutboundMessage.state.in_((OutboundState.UNCERTAIN, OutboundState.FAILED, OutboundState.UNDELIVERED)),
+        )
+    )
+    history = compliance.daily(now)
+    return render_template(
+        "admin/chasing.html",
+        now=now,
+        escalated=escalated,
+        reminded=reminded,
+        due=due,
+        not_chased=not_chased,
+        troubled=troubled,
+        policy=chasing.default_policy(),
+        policy_for=chasing.policy_for,
+        not_answering_since=chasing.not_answering_since,
+        today=history[-1][1],
+        history=history,
+        localities=list(history[-1][1]),
+        window_hours=int(compliance.WINDOW.total_seconds() // 3600),
+        stale_after=current_app.config["STALE_AFTER"],
+    )

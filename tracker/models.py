@@ -213,7 +213,10 @@ class Update(Base):
     """
 
     __tablename__ = "vacancy_update"
-    __table_args__ = (Index("ix_vacancy_update_region_seq", "region_id", "seq"),)
+    __table_args__ = (
+        Index("ix_vacancy_update_region_seq", "region_id", "seq"),
+        Index("ix_vacancy_update_recorded_at", "recorded_at"),  # compliance and history by date
+    )
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     home_id: Mapped[int] = mapped_column(ForeignKey("care_home.id"), index=True)
     region_id: Mapped[int] = mapped_column(ForeignKey("region.id"))

@@ -42,6 +42,8 @@ def upgrade() -> None:
         due = now if confirmed_at is None else confirmed_at + timedelta(hours=24)
         bind.execute(sa.update(care_home).where(care_home.c.id == home_id).values(chase_due_at=due))
 
+    op.create_index("ix_vacancy_update_recorded_at", "vacancy_update", ["recorded_at"], unique=False)
+
     with op.batch_alter_table("outbound_message", schema=None) as batch_op:
         batch_op.add_column(sa.Column("dedupe_key", sa.String(length=120), nullable=True))
         batch_op.add_column(sa.Column("attempts", sa.Integer(), server_default="0", nullable=False))
@@ -59,6 +61,8 @@ def downgrade() -> None:
         batch_op.drop_column("next_attempt_at")
         batch_op.drop_column("attempts")
         batch_op.drop_column("dedupe_key")
+
+    op.drop_index("ix_vacancy_update_recorded_at", table_name="vacancy_update")
 
     with op.batch_alter_table("care_home", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_care_home_escalated_at"))
