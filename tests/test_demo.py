@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
 from tracker import demo
 from tracker.db import session
-from tracker.models import CareHome, Freshness, Hospital, Update, freshness
+from tracker.models import CareHome, Freshness, Hospital, OutboundMessage, Update, freshness
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -27,6 +27,18 @@ def test_it_loads_a_region_with_fresh_ageing_stale_and_closed_homes(app):
         assert 5 <= sum(o.capacity for o in home.offers) <= 80
         assert all(o.available is None or 0 <= o.available <= o.capacity for o in home.offers)
     assert session.scalar(select(func.count()).select_from(Hospital)) == 4
+
+
+def test_it_arrives_with_the_chaser_lived_in_escalating_only_homes_that_do_not_answer(app):
+    demo.seed(NOW)
+    homes = session.scalars(select(CareHome)).all()
+    escalated = [h for h in homes if h.escalated_at]
+    assert escalated and all(h.confirmed_at is None or NOW - h.confirmed_at > timedelta(hours=36) for h in escalated)
+    assert any(h.reminders_sent and not h.escalated_at for h in homes)
+    assert all(h.locality.escalation_phone for h in homes)
+    sent = session.scalars(select(OutboundMessage)).all()
+    assert {m.purpose for m in sent} == {"reminder", "escalation"}
+    assert len({m.dedupe_key for m in sent}) == len(sent)  # no home got the same reminder twice
 
 
 def test_its_history_went_through_the_write_path_in_time_order(app):

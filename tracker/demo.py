@@ -10,6 +10,9 @@ import math
 import random
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
+
+from . import chasing
 from .auth import hash_password
 from .db import session
 from .models import CareHome, Channel, Contact, Hospital, Locality, Offer, Region, Role, User
@@ -99,6 +102,9 @@ NOTES = (
 REPORTERS = ((Channel.WEB, "manager (web form)", 6), (Channel.SMS, "manager (sms)", 3), (Channel.DEMO, "demo seed", 1))
 
 
+CHASED_FOR, CLOCK_STEP = timedelta(days=3), timedelta(minutes=30)
+
+
 def seed(now: datetime) -> list[tuple[str, str, str]]:
     """Create the Cornwall and Isles of Scilly demo region; return [(email, password, description)] logins."""
     rng = random.Random(2026)
@@ -133,11 +139,29 @@ def seed(now: datetime) -> list[tuple[str, str, str]]:
                 home.contacts.append(Contact(phone=f"+447700900{next(phones):03d}", name="Deputy manager"))
             session.add(home)
             homes.append((home, beds))
+    # Each locality's discharge hub hears about homes that stop answering reminders.
+    for name, place in localities.items():
+        place.escalation_name, place.escalation_phone = f"{name} discharge hub", f"+447700900{next(phones):03d}"
     session.commit()
 
     # History seq numbers must follow time, so every update is planned first and recorded oldest first.
-    for when, home_id, change, channel, actor in sorted(_plan_updates(rng, homes, now), key=lambda u: u[0]):
+    # The chaser was switched on CHASED_FOR ago and has run every half hour since, as the clock
+    # would, so the region arrives with its reminders, escalations and outbox already lived in.
+    plan = sorted(_plan_updates(rng, homes, now), key=lambda u: u[0])
+    moment = switched_on = now - CHASED_FOR
+    for when, home_id, change, channel, actor in (u for u in plan if u[0] < switched_on):
         record_update(home_id, change, channel=channel, actor=actor, now=when)
+    # At switch-on, homes with no numbers yet are due at once (the rest fall due a day after their last).
+    session.execute(update(CareHome).where(CareHome.last_seq.is_(None)).values(chase_due_at=switched_on))
+    session.commit()
+    for when, home_id, change, channel, actor in (u for u in plan if u[0] >= switched_on):
+        while moment <= when:
+            chasing.run_pass(moment)
+            moment += CLOCK_STEP
+        record_update(home_id, change, channel=channel, actor=actor, now=when)
+    while moment <= now:
+        chasing.run_pass(moment)
+        moment += CLOCK_STEP
     return logins
 
 
@@ -241,6 +265,11 @@ def _plan_updates(rng: random.Random, homes: list[tuple[CareHome, dict[str, int]
         if home.id in twice:  # an older report, so the home's history has more than one row
             earlier = when - timedelta(hours=rng.uniform(6, 120))
             plan.append((earlier, home.id, Change(counts=_counts(rng, beds), admissions="open"), channel, actor))
+        elif (home, beds) in fresh:  # a home that answers keeps a daily rhythm (some days after a reminder)
+            day_before = when - timedelta(hours=rng.uniform(18, 30))
+            first = day_before - timedelta(hours=rng.uniform(18, 30))
+            plan.append((first, home.id, Change(counts=_counts(rng, beds), admissions="open"), channel, actor))
+            plan.append((day_before, home.id, Change(), channel, actor))
         if home.id in closed:
             change = Change(
                 counts=dict.fromkeys(beds, 0),
