@@ -3,24 +3,30 @@ in another page changes without a reload."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
+from sqlalchemy import select
 
-from tracker import create_app, links
+from tracker import chasing, create_app, links
 from tracker.auth import hash_password
 from tracker.db import session
-from tracker.models import CareHome, Hospital, Locality, Offer, Region, Role, User
+from tracker.models import CareHome, Channel, Hospital, Locality, Offer, Region, Role, User
+from tracker.vacancies import Change, record_update
 
 from .conftest import PASSWORD, SECRET
 from .servers import free_port, wait_until_healthy
 
 pytestmark = pytest.mark.browser
+HOUR = timedelta(hours=1)
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -35,8 +41,8 @@ CHROMIUM_FLAGS = [
 ]
 
 
-@pytest.fixture
-def server(migrated_sqlite, tmp_path):
+@contextlib.contextmanager
+def serve(migrated_sqlite, tmp_path, more_homes=None):
     """The tracker in its own process, as `make run` serves it, on a prepared database."""
     db_file = tmp_path / "tracker.db"
     shutil.copy(migrated_sqlite, db_file)
@@ -46,7 +52,8 @@ def server(migrated_sqlite, tmp_path):
     app = create_app(env)
     with app.app_context():
         region = Region(name="Cornwall")
-        home = CareHome(name="Polwithen Nursing Home", locality=Locality(name="West Cornwall", region=region))
+        west = Locality(name="West Cornwall", region=region)
+        home = CareHome(name="Polwithen Nursing Home", locality=west)
         home.latitude, home.longitude, home.phone = 50.12, -5.53, "01736 000000"
         home.offers = [Offer(kind_code="NUR", capacity=30, position=0), Offer(kind_code="RES", capacity=10, position=1)]
         hospital = Hospital(name="West Cornwall Hospital", latitude=50.1221, longitude=-5.5430, region=region)
@@ -62,6 +69,8 @@ def server(migrated_sqlite, tmp_path):
         )
         session.commit()
         link = "/h/" + links.link_token(home)
+        if more_homes:
+            more_homes(west)
         session.remove()
     app.extensions["engine"].dispose()
 
@@ -78,6 +87,12 @@ def server(migrated_sqlite, tmp_path):
 
 
 @pytest.fixture
+def server(migrated_sqlite, tmp_path):
+    with serve(migrated_sqlite, tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
 def browser():
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
@@ -85,14 +100,19 @@ def browser():
         browser.close()
 
 
-def test_a_manager_update_appears_on_an_open_board_without_reload(server, browser):
-    base, link = server
+def signed_in_board(browser, base):
     board = browser.new_page()
     board.goto(base + "/login")
     board.fill("#email", "pz@example.nhs.uk")
     board.fill("#password", PASSWORD)
     board.click("button[type=submit]")
     board.wait_for_url(base + "/board")
+    return board
+
+
+def test_a_manager_update_appears_on_an_open_board_without_reload(server, browser):
+    base, link = server
+    board = signed_in_board(browser, base)
     expect(board.locator("#live-status")).to_have_text("Live")
     row = board.locator("tr[data-home-id]", has_text="Polwithen Nursing Home")
     expect(row.locator(".age")).to_have_text("never")
@@ -128,3 +148,36 @@ def test_the_form_works_with_javascript_off(server, browser):
     expect(phone.locator("h1")).to_have_text("Recorded")
     expect(phone.locator(".summary")).to_contain_text("Nursing3 free")
     context.close()
+
+
+def test_numbers_nobody_confirmed_for_three_days_are_shown_unverified_and_never_counted(
+    migrated_sqlite, tmp_path, browser
+):
+    now = datetime.now(UTC)
+
+    def old_and_silent(west):
+        for name, age in (("Trevose House", 80), ("Carn Brea Lodge", 2)):
+            home = CareHome(name=name, locality=west, latitude=50.2, longitude=-5.4)
+            home.offers = [Offer(kind_code="NUR", capacity=20, position=0)]
+            session.add(home)
+            session.commit()
+            record_update(home.id, Change(counts={"NUR": 3}), channel=Channel.SMS, actor="t", now=now - age * HOUR)
+        silent = session.scalars(select(CareHome).where(CareHome.name == "Trevose House")).one()
+        chasing.set_overrides(silent, {"hours": "00:00-24:00", "max_reminders": "0"}, now)
+        session.commit()
+        chasing.run_pass(now)  # escalated: nobody can be texted
+
+    with serve(migrated_sqlite, tmp_path, old_and_silent) as (base, _link):
+        board = signed_in_board(browser, base)
+        old = board.locator("tr[data-home-id]", has_text="Trevose House")
+        recent = board.locator("tr[data-home-id]", has_text="Carn Brea Lodge")
+        expect(old.locator(".unverified")).to_have_text("Unverified: not counted")
+        expect(old).to_have_class(re.compile(r"\bfresh-stale\b"))
+        assert old.locator(".chip.has-beds").count() == 0  # never presented as available
+        expect(old.locator(".not-answering")).to_contain_text("Not answering since")
+        expect(recent.locator(".chip.has-beds")).to_have_text("NUR 3/20")
+        expect(board.locator("#totals")).to_contain_text("Beds free (open, verified): Nursing 3")
+
+        board.check("input[name=vacancies]")
+        expect(old).to_have_count(0)  # left out of "only with vacancies"
+        expect(recent).to_have_count(1)

@@ -23,6 +23,9 @@ class EmbeddedServer(BaseApplication):
         self.cfg.set("worker_class", "gthread")
         self.cfg.set("threads", self.threads)  # each open board holds a thread
         self.cfg.set("accesslog", "-")
+        # Open boards hold their connections for ever: waiting for them on a stop only delays it
+        # (they reconnect to the next server by themselves).
+        self.cfg.set("graceful_timeout", 3)
 
     def load(self):
         app = create_app()
