@@ -9,21 +9,35 @@ import re
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 
 from tracker import create_app, links
 from tracker.auth import create_token
 from tracker.db import session
-from tracker.models import CareHome, Locality, Offer, Region, Role
+from tracker.models import (
+    CareHome,
+    Channel,
+    Contact,
+    Locality,
+    Offer,
+    OutboundMessage,
+    OutboundState,
+    Region,
+    Role,
+    utcnow,
+)
+from tracker.vacancies import Change, record_update
 
 from .follower import Follower
 from .servers import Redis, free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
+OVERDUE = timedelta(hours=25)  # past the default STALE_AFTER
 _names = itertools.count()
 
 
@@ -178,3 +192,41 @@ def test_a_board_without_compression_gets_a_snapshot_of_megabytes_whole(deployme
         time.sleep(0.05)
     assert len(board.homes) == 15_001  # about 6.5 MB in one websocket frame
     board.disconnect()
+
+
+def test_two_clock_processes_started_by_mistake_send_each_reminder_once(postgres, tmp_path):
+    """The chaser claims each step in the database, so a second scheduler is harmless."""
+    redis = Redis().start()
+    deployment = Deployment(postgres, redis, tmp_path)
+    deployment.env.update({"CHASE_EVERY_SECONDS": "5", "CHASE_HOURS": "00:00-24:00"})
+    app = create_app(deployment.env)
+    phones = [f"+4477009004{i:02d}" for i in range(20)]
+    with app.app_context():
+        west = Locality(name="West Cornwall", region=Region(name="Cornwall"))
+        for i, phone in enumerate(phones):
+            home = CareHome(name=f"Home {i}", locality=west)
+            home.offers = [Offer(kind_code="NUR", capacity=30, position=0)]
+            home.contacts = [Contact(phone=phone)]
+            session.add(home)
+            session.commit()
+            record_update(home.id, Change(counts={"NUR": 1}), channel=Channel.SMS, actor="t", now=utcnow() - OVERDUE)
+    try:
+        for name in ("clock", "clock-again"):
+            deployment._spawn([sys.executable, "-m", "tracker.clock"], name)
+        with app.app_context():
+            deadline = time.monotonic() + 60
+            while session.scalar(select(func.count()).select_from(OutboundMessage)) < len(phones):
+                assert time.monotonic() < deadline, deployment.logs()
+                session.remove()
+                time.sleep(0.5)
+            time.sleep(12)  # at least two more passes of each clock
+            session.remove()
+            sent = session.scalars(select(OutboundMessage)).all()
+            assert sorted(m.to for m in sent) == phones, deployment.logs()
+            assert {m.state for m in sent} == {OutboundState.OUTBOX}
+            assert all(h.reminders_sent == 1 for h in session.scalars(select(CareHome)))
+            session.remove()
+    finally:
+        deployment.stop()
+        redis.stop()
+        app.extensions["engine"].dispose()
