@@ -31,8 +31,9 @@ bench/node/node_modules/.installed: bench/node/package-lock.json
 	cd bench/node && npm ci --no-audit --no-fund
 	@touch $@
 
-bench: $(VENV)/.runtime bench/node/node_modules/.installed  ## Benchmark at England scale (PostgreSQL, Redis, Node): writes bench/results.json and .md
+bench: $(VENV)/.runtime bench/node/node_modules/.installed  ## Benchmark at England scale (PostgreSQL, Redis, Node) and a simulated week of chasing: writes bench/*results.json and .md
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/chasing.py
 
 lint: $(VENV)/.test  ## Lint and reformat
 	$(BIN)/ruff check --fix tracker tests alembic bench
