@@ -145,16 +145,18 @@ class Step:
 def run_pass(now: datetime | None = None, *, dry_run: bool = False) -> list[Step]:
     """Take every step that is due at `now`, then deliver what is waiting in the outbox."""
     now = now or utcnow()
+    # Plain columns first: at night most of the country can be due and waiting, checked every minute.
     due = session.execute(
-        select(CareHome.id, CareHome.chase_policy).where(CareHome.chase_due_at <= now).order_by(CareHome.chase_due_at)
+        select(CareHome.id, CareHome.name, CareHome.chase_policy)
+        .where(CareHome.chase_due_at <= now)
+        .order_by(CareHome.chase_due_at)
     ).all()
     steps: list[Step] = []
     default = default_policy()
     taken = 0
-    for home_id, overrides in due:
+    for home_id, home_name, overrides in due:
         policy = _apply_overrides(default, overrides or {})
         if not policy.in_hours(now):
-            home_name = session.scalar(select(CareHome.name).where(CareHome.id == home_id))
             steps.append(
                 Step(home_id, home_name, "waiting", note=f"outside its working hours, from {policy.hours[0]:%H:%M}")
             )
