@@ -91,6 +91,7 @@ def test_the_chasing_page_shows_who_is_due_reminded_and_not_answering(admin, mak
     chasing.run_pass(now)
 
     page = admin.get("/admin/chasing").get_data(as_text=True)
+    assert "older than 24 hours, between 08:00 and 20:00 UK time, every 4 hours up to 3 times" in page
     sections = {
         title: page.split(title)[1].split("<h2>")[0]
         for title in ("escalated (", "not yet answered (", "Due a first reminder (")
@@ -115,7 +116,15 @@ def test_compliance_is_the_share_confirmed_within_a_day_by_locality_and_over_14_
     assert (shares["All localities"].confirmed, shares["All localities"].homes) == (4, 6)
     history = compliance.daily(now)
     assert len(history) == 14 and history[-1][0] == now
-    assert [round(day["All localities"].confirmed) for _, day in history[-4:]] == [1, 0, 0, 4]
+    assert [day["All localities"].confirmed for _, day in history[-4:]] == [1, 0, 0, 4]
 
     page = admin.get("/admin/chasing").get_data(as_text=True)
     assert "75%" in page and "50%" in page and "67%" in page and "The last 14 days" in page
+
+
+def test_days_before_the_first_update_are_shown_as_no_data_not_zero(admin, make_home):
+    now = utcnow()
+    confirm(make_home(), now - timedelta(days=2))
+    history = compliance.daily(now)
+    assert [day is None for _, day in history] == [True] * 11 + [False] * 3
+    assert "before the first update in the tracker" in admin.get("/admin/chasing").get_data(as_text=True)

@@ -397,3 +397,17 @@ def test_a_board_up_to_date_with_no_flags_gets_no_flags_event(home, board_client
     confirm(home, MORNING)
     board = board_client({"since": reloaded(home).last_seq, "region": "all"})
     assert board.get_received("/board") == []
+
+
+@pytest.mark.parametrize(
+    ("moment", "goes_at"),
+    [
+        (datetime(2026, 11, 24, 9, 0, tzinfo=UTC), datetime(2026, 11, 24, 9, 0, tzinfo=UTC)),  # now
+        (datetime(2026, 11, 24, 6, 0, tzinfo=UTC), datetime(2026, 11, 24, 8, 0, tzinfo=UTC)),  # this morning
+        (datetime(2026, 11, 24, 21, 0, tzinfo=UTC), datetime(2026, 11, 25, 8, 0, tzinfo=UTC)),  # tomorrow
+        (datetime(2026, 10, 24, 20, 0, tzinfo=UTC), datetime(2026, 10, 25, 8, 0, tzinfo=UTC)),  # 08:00 GMT
+        (datetime(2027, 3, 27, 21, 0, tzinfo=UTC), datetime(2027, 3, 28, 7, 0, tzinfo=UTC)),  # 08:00 BST
+    ],
+)
+def test_a_step_due_outside_working_hours_is_shown_going_at_the_next_start(app, moment, goes_at):
+    assert chasing.default_policy().next_in_hours(moment) == goes_at

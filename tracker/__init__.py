@@ -59,6 +59,7 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
     cli.register(app)
     app.add_template_filter(timefmt.local_time)
     app.add_template_filter(timefmt.ago)
+    app.add_template_filter(timefmt.duration)
 
     return app
 

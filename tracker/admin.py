@@ -75,6 +75,7 @@ def chasing_page():
         )
     )
     history = compliance.daily(now)
+    today = compliance.by_locality(now)
     return render_template(
         "admin/chasing.html",
         now=now,
@@ -86,9 +87,9 @@ def chasing_page():
         policy=chasing.default_policy(),
         policy_for=chasing.policy_for,
         not_answering_since=chasing.not_answering_since,
-        today=history[-1][1],
+        today=today,
         history=history,
-        localities=list(history[-1][1]),
+        localities=list(today),
         window_hours=int(compliance.WINDOW.total_seconds() // 3600),
         stale_after=current_app.config["STALE_AFTER"],
     )

@@ -45,6 +45,15 @@ class Policy:
         local = moment.astimezone(LONDON).time()
         return self.hours[0] <= local < self.hours[1]
 
+    def next_in_hours(self, moment: datetime) -> datetime:
+        """`moment`, or the start of the next working hours after it (when a due step will go)."""
+        if self.in_hours(moment):
+            return moment
+        day = moment.astimezone(LONDON).date()
+        if moment.astimezone(LONDON).time() >= self.hours[1]:
+            day += timedelta(days=1)
+        return datetime.combine(day, self.hours[0], tzinfo=LONDON).astimezone(moment.tzinfo)
+
 
 class PolicyError(ValueError):
     """A per-home override that cannot be used; the message says why."""

@@ -16,7 +16,7 @@ from . import auth, chasing, contacts, demo, links
 from .db import session
 from .models import CareHome, Contact, Locality, Role, User, utcnow
 from .phones import BadPhoneNumber, to_e164
-from .timefmt import LONDON
+from .timefmt import LONDON, duration
 
 homes_cli = AppGroup("homes", help="Care homes and their managers' links.")
 tokens_cli = AppGroup("tokens", help="API tokens for machine clients.")
@@ -82,8 +82,8 @@ def chase_policy(home_ref, stale_after, remind_every, max_reminders, hours, off,
     session.commit()
     hours_text = f"{policy.hours[0]:%H:%M}-{policy.hours[1]:%H:%M}"
     click.echo(
-        f"{home.name}: {'chased' if policy.enabled else 'NOT chased'}; due after {policy.stale_after}, "
-        f"reminded every {policy.remind_every} up to {policy.max_reminders} times, {hours_text} UK time. "
+        f"{home.name}: {'chased' if policy.enabled else 'NOT chased'}; due after {duration(policy.stale_after)}, "
+        f"reminded every {duration(policy.remind_every)} up to {policy.max_reminders} times, {hours_text} UK time. "
         f"Overrides: {home.chase_policy or 'none'}. Next step: {home.chase_due_at or 'none'}."
     )
 

@@ -49,6 +49,9 @@ def by_locality(at: datetime) -> dict[str, Share]:
     return shares
 
 
-def daily(now: datetime, days: int = 14) -> list[tuple[datetime, dict[str, Share]]]:
-    """The share at this time of day on each of the last `days` days, oldest first."""
-    return [(now - timedelta(days=back), by_locality(now - timedelta(days=back))) for back in range(days - 1, -1, -1)]
+def daily(now: datetime, days: int = 14) -> list[tuple[datetime, dict[str, Share] | None]]:
+    """The share at this time of day on each of the last `days` days, oldest first; None for a day
+    before the tracker's first update (nothing to measure, which is not the same as 0 %)."""
+    first = session.scalar(select(func.min(Update.recorded_at)))
+    moments = [now - timedelta(days=back) for back in range(days - 1, -1, -1)]
+    return [(at, by_locality(at) if first is not None and at >= first else None) for at in moments]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")
@@ -31,3 +31,15 @@ def short_time(moment: datetime) -> str:
     """'14:05 Mon 23 Nov', for text messages."""
     local = moment.astimezone(LONDON)
     return f"{local:%H:%M %a} {local.day} {local:%b}"
+
+
+def duration(span: timedelta) -> str:
+    """'24 hours', '90 minutes', '3 days': a setting as people say it."""
+    seconds = int(span.total_seconds())
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
+        if seconds % size == 0 and (seconds >= size or size == 1):
+            count = seconds // size
+            if unit == "day" and count == 1:
+                return "24 hours"
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    raise AssertionError("unreachable")
