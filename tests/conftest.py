@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from alembic.config import Config
+from flask import g
 from sqlalchemy import select
 
 from alembic import command
@@ -96,6 +97,13 @@ def make_app():
 @pytest.fixture
 def app(make_app, environ):
     app = make_app(environ, {"TESTING": True, "WTF_CSRF_ENABLED": False})
+
+    # Requests made while this test holds an app context share its `g`, where Flask-Login caches the
+    # signed-in user: without this, a second client would act as whoever the first one signed in as.
+    @app.before_request
+    def forget_cached_user() -> None:
+        g.pop("_login_user", None)
+
     with app.app_context():
         yield app
 

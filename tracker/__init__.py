@@ -31,7 +31,7 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
 
     # Import the Socket.IO handlers before binding: @socketio.on registers on whichever server is
     # bound at import time, so handlers imported after init_app would reach only that first app.
-    from . import admin, auth, board, cli, health, homes, pages, sms, voice
+    from . import admin, auth, board, cli, health, homes, invites, onboarding, pages, sms, voice  # noqa: F401
 
     db.init_app(app)
     csrf.init_app(app)
@@ -52,6 +52,7 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
     app.register_blueprint(auth.bp)
     app.register_blueprint(board.bp)
     app.register_blueprint(homes.bp)
+    app.register_blueprint(invites.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(sms.bp)

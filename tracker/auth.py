@@ -33,6 +33,11 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password)
 
 
+def password_matches(user: User, password: str) -> bool:
+    # "!" marks an account still waiting for its invitation (invites.unusable_password): no password opens it.
+    return not user.password_hash.startswith("!") and check_password_hash(user.password_hash, password)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
@@ -40,7 +45,7 @@ def login():
     email = request.form.get("email", "").strip()
     if request.method == "POST":
         user = session.scalars(select(User).where(func.lower(User.email) == email.lower())).one_or_none()
-        if user and user.active and check_password_hash(user.password_hash, request.form.get("password", "")):
+        if user and user.active and password_matches(user, request.form.get("password", "")):
             login_user(user, remember=True)
             return redirect(_safe_next(request.args.get("next")))
         flash("That email and password do not match an active account.", "error")

@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from . import auth, chasing, contacts, demo, links
+from . import audit, auth, chasing, contacts, demo, links
 from .db import session
 from .models import CareHome, Contact, Locality, Role, User, utcnow
 from .phones import BadPhoneNumber, to_e164
@@ -54,6 +54,7 @@ def rotate_link(home_ref: str):
     """Replace HOME's form link: the old one stops working at once. Prints the new link."""
     home = find_home(home_ref)
     links.rotate_link(home)
+    audit.record("home.rotate_link", home, summary="every earlier form link stopped working")
     session.commit()
     click.echo(f"The old link for {home.name} no longer works. New link:", err=True)
     click.echo(links.link_url(home))
@@ -70,6 +71,7 @@ def rotate_link(home_ref: str):
 def chase_policy(home_ref, stale_after, remind_every, max_reminders, hours, off, clear):
     """Show or change how HOME is chased; options not given keep their current value."""
     home = find_home(home_ref)
+    before = home.chase_policy
     overrides = {} if clear else dict(home.chase_policy or {})
     given = {"stale_after": stale_after, "remind_every": remind_every, "max_reminders": max_reminders, "hours": hours}
     overrides.update({name: value for name, value in given.items() if value is not None})
@@ -79,6 +81,8 @@ def chase_policy(home_ref, stale_after, remind_every, max_reminders, hours, off,
         policy = chasing.set_overrides(home, overrides)
     except chasing.PolicyError as exc:
         raise click.ClickException(f"Not changed: {exc}") from None
+    if home.chase_policy != before:
+        audit.record("home.chase_policy", home, changes={"chase_policy": [before, home.chase_policy]})
     session.commit()
     hours_text = f"{policy.hours[0]:%H:%M}-{policy.hours[1]:%H:%M}"
     click.echo(
@@ -107,10 +111,11 @@ def set_escalation(locality_ref: str, phone: str, name: str):
     if place is None:
         raise click.ClickException(f"No locality has id or name {locality_ref!r}. `localities list` shows them.")
     try:
-        place.escalation_phone = to_e164(phone)
+        number = to_e164(phone)
     except BadPhoneNumber as exc:
         raise click.ClickException(str(exc)) from None
-    place.escalation_name = name
+    changes = audit.apply(place, {"escalation_phone": number, "escalation_name": name})
+    audit.record("locality.update", place, changes=changes)
     session.commit()
     click.echo(f"{place.name}: escalations go to {name or 'the number'} {place.escalation_phone}.")
 
@@ -154,6 +159,7 @@ def add_contact(home_ref: str, phone: str, name: str):
         contact = contacts.add_contact(home, phone, name)
     except (contacts.ContactError, BadPhoneNumber) as exc:
         raise click.ClickException(str(exc)) from None
+    audit.record("contact.add", home, changes={"contact": [None, f"{contact.name} {contact.phone}".strip()]})
     session.commit()
     click.echo(
         f"{contact.phone} can now update {home.name}"
@@ -171,6 +177,7 @@ def remove_contact(home_ref: str, phone: str):
         contacts.remove_contact(home, phone)
     except (contacts.ContactError, BadPhoneNumber) as exc:
         raise click.ClickException(str(exc)) from None
+    audit.record("contact.remove", home, changes={"contact": [phone, None]})
     session.commit()
     click.echo(f"Removed {phone} from {home.name}.")
 

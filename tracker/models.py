@@ -367,3 +367,20 @@ class OutboundMessage(Base):
     attempted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
+
+
+class AuditEvent(Base):
+    """Who changed what, when: one row per administrative change, written in the change's own
+    transaction (audit.record). Append-only, like the history."""
+
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    actor: Mapped[str] = mapped_column(String(200))  # "Ade <admin@...>", or "command line"
+    action: Mapped[str] = mapped_column(String(40))  # "home.create", "user.disable", ...
+    target_type: Mapped[str] = mapped_column(String(40))
+    target_id: Mapped[int | None] = mapped_column(Integer)
+    target_name: Mapped[str] = mapped_column(String(200), default="")
+    changes: Mapped[dict[str, Any]]  # field -> [before, after]
+    summary: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,72 @@
+"""Inviting a user: a signed link, valid for a week, with which they choose their own password.
+
+The link is tied to the account's current password hash, so it works once: choosing a password
+(or a new invitation) changes the hash and every earlier link stops working. No e-mail is sent by
+the tracker; the admin passes the link on.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import login_user
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from . import audit
+from .auth import hash_password
+from .db import session
+from .models import User
+
+bp = Blueprint("invites", __name__)
+
+VALID_DAYS = 7
+MIN_PASSWORD = 12
+
+
+def unusable_password() -> str:
+    """A hash no password matches: the account waits for its invitation to be accepted."""
+    return "!" + hash_password(secrets.token_urlsafe(32))
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="invite")
+
+
+def invite_url(user: User) -> str:
+    token = _serializer().dumps([user.id, user.password_hash[-16:]])
+    base = current_app.config["PUBLIC_BASE_URL"] or f"http://127.0.0.1:{current_app.config['PORT']}"
+    return f"{base}{url_for('invites.accept', token=token)}"
+
+
+def _user_for(token: str) -> User | None:
+    try:
+        user_id, fingerprint = _serializer().loads(token, max_age=VALID_DAYS * 86400)
+    except (SignatureExpired, BadSignature, ValueError, TypeError):
+        return None
+    user = session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None or not user.active or user.password_hash[-16:] != fingerprint:
+        return None
+    return user
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def accept(token: str):
+    user = _user_for(token)
+    if user is None:
+        return render_template("auth/invite_invalid.html", days=VALID_DAYS), 410
+    error = None
+    if request.method == "POST":
+        password, again = request.form.get("password", ""), request.form.get("again", "")
+        if len(password) < MIN_PASSWORD:
+            error = f"Choose a password of at least {MIN_PASSWORD} characters (a few words together works well)."
+        elif password != again:
+            error = "The two passwords are not the same: type it again in both boxes."
+        else:
+            user.password_hash = hash_password(password)
+            audit.record("user.accept_invite", user, summary="chose a password", actor=f"{user.name} <{user.email}>")
+            session.commit()
+            login_user(user, remember=True)
+            flash("Your password is set: you are signed in.", "success")
+            return redirect(url_for("board.page"))
+    return render_template("auth/invite.html", user=user, error=error, minimum=MIN_PASSWORD), 400 if error else 200

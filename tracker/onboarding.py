@@ -1,0 +1,431 @@
+"""Admin pages for what a region is made of: care homes (details, kinds and capacities, public
+listing, contacts, form link), users, hospitals, regions and localities; and the audit log.
+
+Every change is written with its audit row in one transaction (audit.py). Vacancies are never
+written here: a home's beds free change only through vacancies.record_update.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from wtforms import BooleanField, EmailField, FloatField, SelectChoice, SelectField, StringField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+
+from . import audit, contacts, invites, links
+from .admin import admin_required, bp
+from .db import session
+from .models import AuditEvent, CareHome, CareKind, Contact, Hospital, Locality, Offer, Region, Role, User
+from .phones import BadPhoneNumber, to_e164
+
+PAGE = 200
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"  # the invitation link is what proves the address works
+POSTCODE = r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$"
+
+
+def _phone_check(form, field) -> None:
+    if field.data:
+        try:
+            to_e164(field.data)
+        except BadPhoneNumber as exc:
+            raise ValidationError(str(exc)) from None
+
+
+# Within the UK and its islands, as CQC and ONS publish coordinates.
+def _latitude() -> FloatField:
+    return FloatField("Latitude", [Optional(), NumberRange(49.8, 60.9, "A latitude in the UK: 49.8 to 60.9.")])
+
+
+def _longitude() -> FloatField:
+    return FloatField("Longitude", [Optional(), NumberRange(-8.7, 1.8, "A longitude in the UK: -8.7 to 1.8.")])
+
+
+class HomeForm(FlaskForm):
+    name = StringField("Name", [InputRequired("Enter the home's name."), Length(max=200)])
+    address = StringField("Address", [Optional(), Length(max=300)])
+    postcode = StringField("Postcode", [Optional(), Regexp(POSTCODE, message="That does not look like a UK postcode.")])
+    latitude = _latitude()
+    longitude = _longitude()
+    phone = StringField("Phone number (shown on boards)", [Optional(), Length(max=30), _phone_check])
+    locality_id = SelectField("Locality", coerce=int)
+    cqc_location_id = StringField(
+        "CQC location ID",
+        [Optional(), Regexp(r"^1-[0-9]{6,12}$", message="A CQC location ID looks like 1-123456789.")],
+    )
+    listed_publicly = BooleanField("Listed on the public search for families")
+
+
+class UserForm(FlaskForm):
+    email = EmailField(
+        "Email address",
+        [InputRequired("Enter an email address."), Length(max=254), Regexp(EMAIL, message="Enter an email address.")],
+    )
+    name = StringField("Name", [InputRequired("Enter their name."), Length(max=120)])
+    role = SelectField("Role", choices=[SelectChoice(r.value, r.value.title()) for r in Role])
+    hospital_id = SelectField("Hospital", coerce=int)
+
+
+class HospitalForm(FlaskForm):
+    name = StringField("Name", [InputRequired("Enter the hospital's name."), Length(max=200)])
+    site = StringField("Site or town", [Optional(), Length(max=200)])
+    postcode = StringField("Postcode", [Optional(), Regexp(POSTCODE, message="That does not look like a UK postcode.")])
+    latitude = _latitude()
+    longitude = _longitude()
+    region_id = SelectField("Region", coerce=int)
+
+
+class LocalityForm(FlaskForm):
+    name = StringField("Name", [InputRequired("Enter the locality's name."), Length(max=120)])
+    region_id = SelectField("Region", coerce=int)
+    escalation_name = StringField("Escalation contact (who answers)", [Optional(), Length(max=120)])
+    escalation_phone = StringField("Escalation phone (texted when a home stops answering)", [Optional(), _phone_check])
+
+
+class RegionForm(FlaskForm):
+    name = StringField("New region's name", [InputRequired("Enter the region's name."), Length(max=120)])
+
+
+# ---- care homes ------------------------------------------------------------------------------
+
+
+@bp.get("/homes")
+@admin_required
+def homes():
+    query = request.args.get("q", "").strip()
+    statement = select(CareHome).order_by(CareHome.name)
+    if query:
+        statement = statement.where(func.lower(CareHome.name).contains(query.lower()))
+    rows = session.scalars(statement.limit(PAGE)).all()
+    return render_template("admin/homes.html", rows=rows, query=query, page=PAGE)
+
+
+@bp.route("/homes/new", methods=["GET", "POST"])
+@bp.route("/homes/<int:home_id>", methods=["GET", "POST"])
+@admin_required
+def home(home_id: int | None = None):
+    existing = session.get(CareHome, home_id) if home_id else None
+    if home_id and existing is None:
+        abort(404)
+    form = HomeForm(obj=existing, data=None if existing else {"listed_publicly": True})
+    form.locality_id.choices = [SelectChoice(p.id, f"{p.name} ({p.region.name})") for p in _localities()]
+    kinds = session.scalars(select(CareKind).order_by(CareKind.position)).all()
+    capacities = {k.code: request.form.get(f"capacity-{k.code}", "").strip() for k in kinds}
+    if request.method == "GET" and existing:
+        capacities = {k.code: str(o.capacity) if (o := existing.offer(k.code)) else "" for k in kinds}
+    errors: dict[str, str] = {}
+    if form.validate_on_submit():
+        wanted = _capacities(kinds, capacities, existing, errors)
+        if not errors:
+            target = existing or CareHome(link_version=1)
+            values = {name: _stripped(getattr(form, name).data) for name in _HOME_FIELDS}
+            for text in ("address", "postcode", "phone"):
+                values[text] = values[text] or ""
+            values["postcode"] = values["postcode"].upper()
+            values["cqc_location_id"] = values["cqc_location_id"] or None  # unique: blank is "none", not ""
+            changes = audit.apply(target, values)
+            kinds_before = {o.kind_code: o.capacity for o in target.offers}
+            _set_offers(target, wanted, kinds)
+            if kinds_before != wanted:
+                changes["kinds"] = [kinds_before, wanted]
+            session.add(target)
+            try:
+                audit.record("home.update" if existing else "home.create", target, changes=changes)
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                form.cqc_location_id.errors.append("Another home already has this CQC location ID.")
+            else:
+                flash(f"{'Saved' if existing else 'Created'} {target.name}.", "success")
+                return redirect(url_for("admin.home", home_id=target.id))
+    return render_template(
+        "admin/home.html", form=form, home=existing, kinds=kinds, capacities=capacities, errors=errors,
+        link=links.link_url(existing) if existing else None,
+    )  # fmt: skip
+
+
+_HOME_FIELDS = (
+    "name", "address", "postcode", "phone", "locality_id", "cqc_location_id", "listed_publicly",
+    "latitude", "longitude",
+)  # fmt: skip
+
+
+def _stripped(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _capacities(kinds, raw: dict[str, str], home: CareHome | None, errors: dict[str, str]) -> dict[str, int]:
+    """Registered beds per kind from the form; a blank means the home does not offer that kind."""
+    wanted = {}
+    for kind in kinds:
+        text = raw.get(kind.code, "")
+        if not text:
+            continue
+        if not re.fullmatch(r"[0-9]{1,4}", text) or not 1 <= int(text) <= 2000:
+            errors[kind.code] = f"{kind.name}: enter the registered beds as a whole number from 1, or leave it blank."
+            continue
+        offer = home.offer(kind.code) if home else None
+        if offer and offer.available is not None and int(text) < offer.available:
+            errors[kind.code] = (
+                f"{kind.name}: {offer.available} beds are recorded free now, so the home cannot have fewer "
+                "registered. Record fewer free beds first (the home's form), then change this."
+            )
+            continue
+        wanted[kind.code] = int(text)
+    if not wanted and not errors:
+        errors["kinds"] = "Enter the registered beds for at least one kind of care."
+    return wanted
+
+
+def _set_offers(home: CareHome, wanted: dict[str, int], kinds) -> None:
+    order = {k.code: k.position for k in kinds}
+    for offer in list(home.offers):
+        if offer.kind_code not in wanted:
+            home.offers.remove(offer)
+    for code, capacity in wanted.items():
+        offer = home.offer(code)
+        if offer:
+            offer.capacity = capacity
+        else:
+            home.offers.append(Offer(kind_code=code, capacity=capacity, position=order[code]))
+
+
+@bp.post("/homes/<int:home_id>/rotate-link")
+@admin_required
+def home_rotate_link(home_id: int):
+    target = session.get(CareHome, home_id) or abort(404)
+    links.rotate_link(target)
+    audit.record("home.rotate_link", target, summary="every earlier form link stopped working")
+    session.commit()
+    flash(f"{target.name} has a new form link; the old one no longer works. Send the new one to the home.", "success")
+    return redirect(url_for("admin.home", home_id=home_id))
+
+
+@bp.post("/homes/<int:home_id>/contacts")
+@admin_required
+def home_add_contact(home_id: int):
+    target = session.get(CareHome, home_id) or abort(404)
+    phone, name = request.form.get("phone", ""), request.form.get("name", "").strip()[:120]
+    try:
+        contact = contacts.add_contact(target, phone, name)
+    except (BadPhoneNumber, contacts.ContactError) as exc:
+        session.rollback()
+        flash(f"Contact not added: {exc}", "error")
+    else:
+        audit.record("contact.add", target, changes={"contact": [None, f"{contact.name} {contact.phone}".strip()]})
+        session.commit()
+        flash(f"{contact.phone} may now update {target.name} by text and phone.", "success")
+    return redirect(url_for("admin.home", home_id=home_id) + "#contacts")
+
+
+@bp.post("/homes/<int:home_id>/contacts/<int:contact_id>/remove")
+@admin_required
+def home_remove_contact(home_id: int, contact_id: int):
+    contact = session.get(Contact, contact_id)
+    if contact is None or contact.home_id != home_id:
+        abort(404)
+    target, phone = contact.home, contact.phone
+    contacts.remove_contact(target, phone)
+    audit.record("contact.remove", target, changes={"contact": [f"{contact.name} {phone}".strip(), None]})
+    session.commit()
+    flash(f"{phone} can no longer update {target.name}.", "success")
+    return redirect(url_for("admin.home", home_id=home_id) + "#contacts")
+
+
+# ---- users -----------------------------------------------------------------------------------
+
+
+@bp.get("/users")
+@admin_required
+def users():
+    rows = session.scalars(select(User).order_by(User.active.desc(), User.name)).all()
+    return render_template("admin/users.html", rows=rows)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@admin_required
+def user(user_id: int | None = None):
+    existing = session.get(User, user_id) if user_id else None
+    if user_id and existing is None:
+        abort(404)
+    form = UserForm(obj=existing, data=None if existing else {"role": Role.COORDINATOR.value})
+    if request.method == "GET" and existing:
+        form.role.data, form.hospital_id.data = existing.role.value, existing.hospital_id or 0
+    form.hospital_id.choices = [SelectChoice(0, "(none)")] + [SelectChoice(h.id, h.name) for h in _hospitals()]
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        clash = session.scalars(select(User).where(func.lower(User.email) == email)).one_or_none()
+        if clash is not None and clash is not existing:
+            form.email.errors.append("Someone already has an account with this email address.")
+        elif existing is current_user._get_current_object() and form.role.data != Role.ADMIN.value:
+            form.role.errors.append("You cannot take away your own admin role: ask another admin.")
+        else:
+            target = existing or User(password_hash=invites.unusable_password(), active=True)
+            values = {
+                "email": email, "name": form.name.data.strip(), "role": Role(form.role.data),
+                "hospital_id": form.hospital_id.data or None,
+            }  # fmt: skip
+            changes = audit.apply(target, values)
+            session.add(target)
+            audit.record("user.update" if existing else "user.invite", target, changes=changes)
+            session.commit()
+            if existing:
+                flash(f"Saved {target.name}.", "success")
+                return redirect(url_for("admin.user", user_id=target.id))
+            return _show_invite(target)
+    return render_template("admin/user.html", form=form, user=existing)
+
+
+@bp.post("/users/<int:user_id>/invite")
+@admin_required
+def user_reinvite(user_id: int):
+    target = session.get(User, user_id) or abort(404)
+    target.password_hash = invites.unusable_password()  # the old password and any earlier link stop working
+    audit.record("user.reinvite", target, summary="password cleared; a new invitation link was made")
+    session.commit()
+    return _show_invite(target)
+
+
+def _show_invite(target: User):
+    return render_template("admin/invited.html", user=target, link=invites.invite_url(target), days=invites.VALID_DAYS)
+
+
+@bp.post("/users/<int:user_id>/active")
+@admin_required
+def user_active(user_id: int):
+    target = session.get(User, user_id) or abort(404)
+    active = request.form.get("active") == "1"
+    if target.id == current_user.id and not active:
+        flash("You cannot disable your own account: ask another admin.", "error")
+        return redirect(url_for("admin.users"))
+    changes = audit.apply(target, {"active": active})
+    if changes:
+        audit.record("user.enable" if active else "user.disable", target, changes=changes)
+        session.commit()
+    flash(f"{target.name} {'can sign in again' if active else 'can no longer sign in'}.", "success")
+    return redirect(url_for("admin.users"))
+
+
+# ---- hospitals, regions and localities -------------------------------------------------------
+
+
+@bp.get("/places")
+@admin_required
+def places():
+    return render_template(
+        "admin/places.html", hospitals=_hospitals(), localities=_localities(),
+        regions=session.scalars(select(Region).order_by(Region.name)).all(), region_form=RegionForm(),
+    )  # fmt: skip
+
+
+@bp.post("/regions")
+@admin_required
+def region_create():
+    form = RegionForm()
+    if form.validate_on_submit():
+        target = Region(name=form.name.data.strip())
+        session.add(target)
+        try:
+            audit.record("region.create", target, changes={"name": [None, target.name]})
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            flash(f"There is already a region called {form.name.data.strip()}.", "error")
+        else:
+            flash(f"Created the region {target.name}: now add its localities.", "success")
+    else:
+        flash(" ".join(form.name.errors), "error")
+    return redirect(url_for("admin.places"))
+
+
+@bp.route("/hospitals/new", methods=["GET", "POST"])
+@bp.route("/hospitals/<int:hospital_id>", methods=["GET", "POST"])
+@admin_required
+def hospital(hospital_id: int | None = None):
+    existing = session.get(Hospital, hospital_id) if hospital_id else None
+    if hospital_id and existing is None:
+        abort(404)
+    form = HospitalForm(obj=existing)
+    form.region_id.choices = _region_choices()
+    if form.validate_on_submit():
+        if form.latitude.data is None or form.longitude.data is None:
+            form.latitude.errors.append("Enter the hospital's latitude and longitude: boards measure distance from it.")
+        else:
+            target = existing or Hospital()
+            fields = ("name", "site", "postcode", "region_id", "latitude", "longitude")
+            values = {name: getattr(form, name).data for name in fields}
+            values["name"], values["postcode"] = values["name"].strip(), (values["postcode"] or "").strip().upper()
+            changes = audit.apply(target, values)
+            session.add(target)
+            try:
+                audit.record("hospital.update" if existing else "hospital.create", target, changes=changes)
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                form.name.errors.append("There is already a hospital with this name.")
+            else:
+                flash(f"Saved {target.name}.", "success")
+                return redirect(url_for("admin.places"))
+    return render_template("admin/edit.html", form=form, title=existing.name if existing else "New hospital")
+
+
+@bp.route("/localities/new", methods=["GET", "POST"])
+@bp.route("/localities/<int:locality_id>", methods=["GET", "POST"])
+@admin_required
+def locality(locality_id: int | None = None):
+    existing = session.get(Locality, locality_id) if locality_id else None
+    if locality_id and existing is None:
+        abort(404)
+    form = LocalityForm(obj=existing)
+    form.region_id.choices = _region_choices()
+    if form.validate_on_submit():
+        target = existing or Locality()
+        phone = form.escalation_phone.data.strip()
+        values = {
+            "name": form.name.data.strip(), "region_id": form.region_id.data,
+            "escalation_name": form.escalation_name.data.strip(), "escalation_phone": to_e164(phone) if phone else None,
+        }  # fmt: skip
+        changes = audit.apply(target, values)
+        session.add(target)
+        try:
+            audit.record("locality.update" if existing else "locality.create", target, changes=changes)
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            form.name.errors.append("There is already a locality with this name.")
+        else:
+            flash(f"Saved {target.name}.", "success")
+            return redirect(url_for("admin.places"))
+    return render_template("admin/edit.html", form=form, title=existing.name if existing else "New locality")
+
+
+# ---- the audit log ---------------------------------------------------------------------------
+
+
+@bp.get("/audit")
+@admin_required
+def audit_log():
+    kind = request.args.get("type", "")
+    statement = select(AuditEvent).order_by(AuditEvent.id.desc())
+    if kind:
+        statement = statement.where(AuditEvent.target_type == kind)
+    rows = session.scalars(statement.limit(PAGE)).all()
+    types = session.scalars(select(AuditEvent.target_type).distinct().order_by(AuditEvent.target_type)).all()
+    return render_template("admin/audit.html", rows=rows, kind=kind, types=types, page=PAGE)
+
+
+def _region_choices() -> list[SelectChoice]:
+    return [SelectChoice(r.id, r.name) for r in session.scalars(select(Region).order_by(Region.name))]
+
+
+def _localities() -> list[Locality]:
+    return session.scalars(select(Locality).join(Locality.region).order_by(Region.name, Locality.name)).all()
+
+
+def _hospitals() -> list[Hospital]:
+    return session.scalars(select(Hospital).order_by(Hospital.name)).all()
