@@ -141,3 +141,10 @@ def test_a_localitys_escalation_contact_is_set_by_name_and_listed(runner, make_h
     bad = runner.invoke(args=["localities", "escalation", "West Cornwall", "12"])
     assert bad.exit_code != 0 and "not a possible phone number" in bad.output
     assert session.scalars(select(Locality)).one().escalation_phone == "+447700900500"
+
+
+def test_a_token_for_one_home_is_created_by_the_homes_id(runner, make_home):
+    home = make_home()
+    result = runner.invoke(args=["tokens", "create", "--role", "coordinator", "--name", "Home system", "--home", "1"])
+    assert result.exit_code == 0 and "for Trelawney House only" in result.output
+    assert session.scalars(select(ApiToken)).one().home_id == home.id

@@ -31,7 +31,7 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
 
     # Import the Socket.IO handlers before binding: @socketio.on registers on whichever server is
     # bound at import time, so handlers imported after init_app would reach only that first app.
-    from . import admin, auth, board, cli, health, homes, invites, onboarding, pages, sms, voice  # noqa: F401
+    from . import admin, api, auth, board, cli, health, homes, invites, onboarding, pages, sms, voice  # noqa: F401
 
     db.init_app(app)
     csrf.init_app(app)
@@ -49,6 +49,7 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
     )
 
     app.register_blueprint(admin.bp)
+    app.register_blueprint(api.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(board.bp)
     app.register_blueprint(homes.bp)

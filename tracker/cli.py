@@ -199,10 +199,15 @@ def list_contacts(home_ref: str | None):
 @tokens_cli.command("create")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option("--name", required=True, help="Who or what will use it, e.g. 'Treliske discharge hub system'.")
-def create_token(role: str, name: str):
+@click.option(
+    "--home", "home_ref", help="Limit it to one care home (id or CQC location id): it sees and updates only that."
+)
+def create_token(role: str, name: str, home_ref: str | None):
     """Create an API token. It is printed once, on the last line, and cannot be shown again."""
-    token = auth.create_token(name, Role(role))
-    click.echo(f"Token for {name!r} ({role}). Store it now: only its hash is kept.", err=True)
+    home = find_home(home_ref) if home_ref else None
+    token = auth.create_token(name, Role(role), home_id=home.id if home else None)
+    scope = f", for {home.name} only" if home else ""
+    click.echo(f"Token for {name!r} ({role}{scope}). Store it now: only its hash is kept.", err=True)
     click.echo(token)
 
 

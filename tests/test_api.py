@@ -1,0 +1,223 @@
+"""REST API v1 (/api/v1): tokens and scopes, reading homes with freshness, recording through the
+write path, history and the update stream, and problem+json errors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tracker.auth import create_token
+from tracker.db import session
+from tracker.models import ApiToken, Channel, Role, Update, utcnow
+from tracker.vacancies import Change, record_update
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def homes(make_home):
+    west = make_home(name="Chy Lowen", offers={"NUR": 30, "RES": 10})
+    east = make_home(name="Trevose House", offers={"RES": 20}, locality="East Cornwall")
+    return west, east
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def hub():
+    return bearer(create_token("Treliske hub system", Role.COORDINATOR))
+
+
+def record(home, at=None, **counts):
+    return record_update(home.id, Change(counts=counts), channel=Channel.WEB, actor="manager", now=at)
+
+
+# ---- tokens ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer trk_not-a-real-token"}, {"Authorization": "Basic dXNlcjpwYXNz"}],
+)
+def test_a_request_without_a_valid_token_is_refused_as_problem_json(client, homes, headers):
+    response = client.get("/api/v1/homes", headers=headers)
+    assert response.status_code == 401 and response.mimetype == PROBLEM
+    assert response.json["detail"].startswith("Send a valid API token")
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_revoked_token_is_refused(client, homes):
+    token = create_token("old system", Role.COORDINATOR)
+    session.scalars(select(ApiToken)).one().revoked_at = utcnow()
+    session.commit()
+    assert client.get("/api/v1/homes", headers=bearer(token)).status_code == 401
+
+
+def test_a_token_for_one_home_sees_and_updates_only_that_home(client, homes):
+    west, east = homes
+    own = bearer(create_token("Chy Lowen's system", Role.COORDINATOR, home_id=west.id))
+    listed = client.get("/api/v1/homes", headers=own).json
+    assert [h["id"] for h in listed["homes"]] == [west.id]
+    assert client.get(f"/api/v1/homes/{east.id}", headers=own).status_code == 403
+    refused = client.post(f"/api/v1/homes/{east.id}/updates", json={"counts": {"RES": 1}}, headers=own)
+    assert refused.status_code == 403 and refused.mimetype == PROBLEM
+    assert client.post(f"/api/v1/homes/{west.id}/updates", json={"counts": {"NUR": 1}}, headers=own).status_code == 201
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+
+def test_homes_come_with_availability_and_how_fresh_each_is(client, homes, hub):
+    west, east = homes
+    record(west, NUR=2, RES=0)
+    record(east, at=utcnow() - timedelta(hours=80), RES=5)
+    body = client.get("/api/v1/homes", headers=hub).json
+    by_name = {h["name"]: h for h in body["homes"]}
+    assert body["total"] == 2 and body["seq"] == 2
+    chy = by_name["Chy Lowen"]
+    assert chy["freshness"] == "fresh" and chy["confirmed_via"] == "web" and chy["age_seconds"] < 60
+    assert {k["code"]: k["available"] for k in chy["kinds"]} == {"NUR": 2, "RES": 0}
+    assert by_name["Trevose House"]["freshness"] == "unverified"
+
+
+def test_homes_filter_as_on_the_board(client, homes, hub):
+    west, east = homes
+    record(west, NUR=2, RES=0)
+    record(east, at=utcnow() - timedelta(hours=80), RES=5)  # beds, but unverified: never counted
+
+    def names(query):
+        return [h["name"] for h in client.get(f"/api/v1/homes?{query}", headers=hub).json["homes"]]
+
+    assert names("with_vacancies=true") == ["Chy Lowen"]
+    assert names("kind=RES") == ["Chy Lowen", "Trevose House"]
+    assert names("kind=RES&with_vacancies=true") == []
+    assert names("hide_unverified=1") == ["Chy Lowen"]
+    assert names(f"locality={east.locality_id}") == ["Trevose House"]
+    assert names("limit=1&offset=1") == ["Trevose House"]
+
+
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        ("limit=0", "limit: from 1 to 1000."),
+        ("limit=ten", "limit='ten': expected a whole number."),
+        ("with_vacancies=maybe", "with_vacancies='maybe': expected true or false."),
+        ("kind=XYZ", "kind: there is no kind of care 'XYZ'"),
+        ("colour=blue", "Unknown query parameter 'colour'"),
+        ("offset=-1", "offset and since cannot be negative."),
+        ("region=99999999999", "expected a whole number up to 2147483647"),
+    ],
+)
+def test_a_bad_parameter_gets_400_with_a_plain_message(client, homes, hub, query, detail):
+    response = client.get(f"/api/v1/homes?{query}", headers=hub)
+    assert response.status_code == 400 and response.mimetype == PROBLEM
+    assert detail in response.json["detail"]
+
+
+def test_an_unknown_home_or_path_or_method_is_problem_json(client, homes, hub):
+    missing = client.get("/api/v1/homes/9999", headers=hub)
+    assert missing.status_code == 404 and missing.json["detail"] == "There is no care home 9999."
+    assert client.get("/api/v1/nothing-here", headers=hub).mimetype == PROBLEM
+    wrong = client.delete(f"/api/v1/homes/{homes[0].id}", headers=hub)
+    assert wrong.status_code == 405 and wrong.mimetype == PROBLEM and "GET" in wrong.headers["Allow"]
+
+
+# ---- writing ---------------------------------------------------------------------------------
+
+
+def test_an_update_goes_through_the_write_path_and_reaches_boards(client, homes, hub, board_client):
+    west, _ = homes
+    board = board_client()
+    board.get_received("/board")
+    response = client.post(
+        f"/api/v1/homes/{west.id}/updates", json={"counts": {"NUR": 3}, "note": "Hoist"}, headers=hub
+    )
+    assert response.status_code == 201
+    body = response.json
+    assert body["channel"] == "api" and body["actor"] == "Treliske hub system (API)" and body["changed"]
+    assert body["state"]["kinds"]["NUR"]["available"] == 3 and body["state"]["note"] == "Hoist"
+    (row,) = session.scalars(select(Update)).all()
+    assert row.seq == body["seq"]
+    (event,) = [e["args"][0] for e in board.get_received("/board") if e["name"] == "update"]
+    assert event["seq"] == body["seq"]
+
+
+def test_an_empty_update_confirms_no_change(client, homes, hub):
+    west, _ = homes
+    record(west, NUR=2, RES=0)
+    body = client.post(f"/api/v1/homes/{west.id}/updates", json={}, headers=hub).json
+    assert body["changed"] is False and body["state"]["kinds"]["NUR"]["available"] == 2
+
+
+def test_an_update_sent_twice_with_one_idempotency_key_is_recorded_once(client, homes, hub):
+    west, _ = homes
+    headers = {**hub, "Idempotency-Key": "retry-7"}
+    first = client.post(f"/api/v1/homes/{west.id}/updates", json={"counts": {"NUR": 1}}, headers=headers).json
+    again = client.post(f"/api/v1/homes/{west.id}/updates", json={"counts": {"NUR": 1}}, headers=headers).json
+    assert first["seq"] == again["seq"] and len(session.scalars(select(Update)).all()) == 1
+
+
+def test_an_update_the_write_path_refuses_is_422_with_every_reason_and_nothing_recorded(client, homes, hub):
+    west, _ = homes
+    body = {"counts": {"NUR": 99, "MH": 1}, "admissions": "closed"}
+    response = client.post(f"/api/v1/homes/{west.id}/updates", json=body, headers=hub)
+    assert response.status_code == 422 and response.mimetype == PROBLEM
+    errors = response.json["errors"]
+    assert "no more than 30 can be free" in errors["NUR"] and "does not offer" in errors["MH"]
+    assert "Say why admissions are closed" in errors["closed_reason"]
+    assert session.scalars(select(Update)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ("not json", "Send a JSON object"),
+        ([1, 2], "Send a JSON object"),
+        ({"counts": {"NUR": "2"}}, "counts: an object of whole numbers"),
+        ({"counts": {"NUR": True}}, "counts: an object of whole numbers"),
+        ({"beds": 2}, "Unknown field(s): beds"),
+        ({"note": 5}, "note: expected a string."),
+    ],
+)
+def test_a_malformed_body_is_400_and_records_nothing(client, homes, hub, body, detail):
+    west, _ = homes
+    kwargs = {"data": body, "content_type": "text/plain"} if isinstance(body, str) else {"json": body}
+    response = client.post(f"/api/v1/homes/{west.id}/updates", headers=hub, **kwargs)
+    assert response.status_code == 400 and detail in response.json["detail"]
+    assert session.scalars(select(Update)).all() == []
+
+
+# ---- history and the stream ------------------------------------------------------------------
+
+
+def test_a_homes_history_and_the_stream_since_a_seq(client, homes, hub):
+    west, east = homes
+    record(west, NUR=1, RES=0)
+    record(east, RES=2)
+    record(west, NUR=0, RES=0)
+    history = client.get(f"/api/v1/homes/{west.id}/history", headers=hub).json
+    assert [u["seq"] for u in history["updates"]] == [1, 3]
+    assert [u["seq"] for u in client.get(f"/api/v1/homes/{west.id}/history?since=1", headers=hub).json["updates"]] == [
+        3
+    ]
+
+    page = client.get("/api/v1/updates?since=0&limit=2", headers=hub).json
+    assert [u["seq"] for u in page["updates"]] == [1, 2] and page["more"] and page["next_since"] == 2
+    rest = client.get(f"/api/v1/updates?since={page['next_since']}", headers=hub).json
+    assert [u["seq"] for u in rest["updates"]] == [3] and not rest["more"] and rest["latest_seq"] == 3
+    nothing = client.get("/api/v1/updates?since=3", headers=hub).json
+    assert nothing["updates"] == [] and nothing["next_since"] == 3
+
+
+# ---- the contract ----------------------------------------------------------------------------
+
+
+def test_the_openapi_document_and_the_human_docs_need_no_token(client):
+    spec = client.get("/api/v1/openapi.json").json
+    assert spec["openapi"].startswith("3.") and "/homes/{home_id}/updates" in spec["paths"]
+    page = client.get("/api/v1/docs").get_data(as_text=True)
+    assert "POST /homes/{home_id}/updates" in page and "Idempotency-Key" in page
