@@ -23,8 +23,8 @@ run: $(VENV)/.runtime  ## Set up, migrate, load the demo region if empty, and se
 	$(BIN)/python -m tracker
 
 test: $(VENV)/.test  ## Set up and run lint and the whole test suite
-	$(BIN)/ruff check tracker tests alembic bench
-	$(BIN)/ruff format --check tracker tests alembic bench
+	$(BIN)/ruff check tracker tests alembic bench scripts
+	$(BIN)/ruff format --check tracker tests alembic bench scripts
 	$(BIN)/python -m pytest
 
 bench/node/node_modules/.installed: bench/node/package-lock.json
@@ -35,8 +35,8 @@ bench: $(VENV)/.runtime bench/node/node_modules/.installed  ## Benchmark at Engl
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 lint: $(VENV)/.test  ## Lint and reformat
-	$(BIN)/ruff check --fix tracker tests alembic bench
-	$(BIN)/ruff format tracker tests alembic bench
+	$(BIN)/ruff check --fix tracker tests alembic bench scripts
+	$(BIN)/ruff format tracker tests alembic bench scripts
 
 clean:  ## Remove the virtualenv and local data (instance/)
 	rm -rf $(VENV) instance .pytest_cache
