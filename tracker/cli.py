@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import shlex
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -11,7 +12,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from . import auth, contacts, demo, homes
+from . import auth, contacts, demo, homes, postcodes
 from .db import session
 from .models import CareHome, Contact, Role, User, utcnow
 from .phones import BadPhoneNumber
@@ -19,6 +20,7 @@ from .phones import BadPhoneNumber
 homes_cli = AppGroup("homes", help="Care homes and their managers' links.")
 tokens_cli = AppGroup("tokens", help="API tokens for machine clients.")
 contacts_cli = AppGroup("contacts", help="Phones that may update a home by text or call.")
+postcodes_cli = AppGroup("postcodes", help="Postcode centres for the families' search.")
 
 
 def find_home(ref: str) -> CareHome:
@@ -160,7 +162,19 @@ def _print_logins(headline: str) -> None:
         click.echo(f"  {email:<34} {description}")
 
 
+@postcodes_cli.command("import-onspd")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_onspd(path: Path):
+    """Load the ONS Postcode Directory's CSV (PATH, or PATH.gz), replacing any earlier import."""
+    try:
+        count = postcodes.import_onspd(path)
+    except postcodes.OnspdError as exc:
+        raise click.ClickException(f"{path}: {exc}") from None
+    click.echo(f"Imported {count:,} postcodes. Searches now look them up before the bundled Code-Point Open.")
+
+
 def register(app: Flask) -> None:
+    app.cli.add_command(postcodes_cli)
     app.cli.add_command(homes_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(contacts_cli)
