@@ -22,7 +22,11 @@ run: $(VENV)/.runtime  ## Set up, migrate, load the demo region if empty, and se
 	$(BIN)/flask --app tracker seed-demo --if-empty
 	$(BIN)/python -m tracker
 
-test: $(VENV)/.test  ## Set up and run lint and the whole test suite
+tests/axe/node_modules/.installed: tests/axe/package-lock.json
+	cd tests/axe && npm ci --no-audit --no-fund
+	@touch $@
+
+test: $(VENV)/.test tests/axe/node_modules/.installed  ## Set up and run lint and the whole test suite
 	$(BIN)/ruff check tracker tests alembic bench scripts
 	$(BIN)/ruff format --check tracker tests alembic bench scripts
 	$(BIN)/python -m pytest

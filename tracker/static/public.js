@@ -43,8 +43,9 @@
       .bindTooltip(data.origin.label).addTo(map);
     data.markers.forEach(function (home) {
       var label = home.name + ", " + home.distance_km + " km: " + home.status_text;
-      L.marker([home.lat, home.lon], { title: label, alt: label }).bindPopup(
-        document.createTextNode(label)).addTo(map);
+      // Pictures, not controls: nearby homes' pins overlap (too small a target, WCAG 2.2), and the
+      // list below already holds everything a pin could say.
+      L.marker([home.lat, home.lon], { alt: label, interactive: false, keyboard: false }).addTo(map);
       bounds.push([home.lat, home.lon]);
     });
     map.fitBounds(bounds, { padding: [24, 24], maxZoom: 14 });
