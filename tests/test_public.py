@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import timedelta
 
@@ -281,3 +282,17 @@ def test_a_listener_that_names_no_homes_hears_nothing(app, home_at):
         listener = socketio.test_client(app, namespace="/public", auth=auth)
         record_update(home.id, Change(counts={"NUR": 1}), channel=Channel.SMS, actor="jo")
         assert home_events(listener) == []
+
+
+_addresses = itertools.count(1)
+
+
+def test_with_redis_the_processes_share_one_budget_per_client(make_app, environ, redis_server):
+    """Two web processes behind one load balancer: a client cannot double its searches by landing on both."""
+    env = {**environ, "SOCKETIO_MESSAGE_QUEUE": redis_server.url, "PUBLIC_SEARCH_RATE_LIMIT": "2/minute"}
+    first, second = make_app(env).test_client(), make_app(env).test_client()
+    client_addr = {"REMOTE_ADDR": f"198.51.100.{next(_addresses)}"}  # not yet counted in the session's Redis
+    assert first.get(API, query_string={"lat": "50.12", "lon": "-5.54"}, environ_base=client_addr).status_code == 200
+    assert second.get(API, query_string={"lat": "50.12", "lon": "-5.54"}, environ_base=client_addr).status_code == 200
+    limited = first.get(API, query_string={"lat": "50.12", "lon": "-5.54"}, environ_base=client_addr)
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
