@@ -35,8 +35,9 @@ bench/node/node_modules/.installed: bench/node/package-lock.json
 	cd bench/node && npm ci --no-audit --no-fund
 	@touch $@
 
-bench: $(VENV)/.runtime bench/node/node_modules/.installed  ## Benchmark at England scale (PostgreSQL, Redis, Node): writes bench/results.json and .md
+bench: $(VENV)/.runtime bench/node/node_modules/.installed  ## Benchmark at England scale (PostgreSQL, Redis, Node), then the families' search: writes bench/*results.json and .md
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/search.py
 
 lint: $(VENV)/.test  ## Lint and reformat
 	$(BIN)/ruff check --fix tracker tests alembic bench scripts

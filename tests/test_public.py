@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from tracker import search
 from tracker.db import session
 from tracker.extensions import socketio
 from tracker.models import Channel, Contact, utcnow
@@ -237,13 +238,40 @@ def test_a_home_unlisted_then_updated_disappears_at_once(client, home_at):
     assert client.get(API, query_string=query).get_json()["results"] == []
 
 
-def test_a_home_unlisted_without_an_update_disappears_at_the_next_rebuild(client, home_at, app):
+def test_a_home_that_moved_is_found_where_it_is_now(client, home_at):
+    home = home_at("Moving Home", TRURO, {"NUR": 1})
+    query = {"near": "TR18 2PF", "care": "NUR", "radius_km": "5"}
+    assert client.get(API, query_string=query).get_json()["results"] == []
+    home.latitude, home.longitude = PENZANCE  # corrected by an administrator
+    session.commit()
+    record_update(home.id, Change(counts={"NUR": 1}), channel=Channel.WEB, actor="t")
+    assert names(client.get(API, query_string=query).get_json()["results"]) == ["Moving Home"]
+
+
+def test_a_home_unlisted_without_an_update_disappears_at_the_next_rebuild(client, home_at):
     home = home_at("Penzance Home", PENZANCE, {"NUR": 1})
     query = {"near": "TR18 2PF", "care": "NUR"}
     assert names(client.get(API, query_string=query).get_json()["results"]) == ["Penzance Home"]
     home.listed_publicly = False
     session.commit()
-    app.config["PUBLIC_INDEX_TTL_SECONDS"] = 0  # as if PUBLIC_INDEX_TTL_SECONDS had passed
+    search.rebuild()  # what PUBLIC_INDEX_TTL_SECONDS' background rebuild does
+    assert client.get(API, query_string=query).get_json()["results"] == []
+
+
+def test_an_index_past_its_time_to_live_is_rebuilt_without_holding_up_the_search(client, home_at, app, monkeypatch):
+    started = []
+    monkeypatch.setattr(search.socketio, "start_background_task", lambda task, *args: started.append((task, args)))
+    home = home_at("Penzance Home", PENZANCE, {"NUR": 1})
+    query = {"near": "TR18 2PF", "care": "NUR"}
+    client.get(API, query_string=query)
+    home.listed_publicly = False
+    session.commit()
+    app.config["PUBLIC_INDEX_TTL_SECONDS"] = 0
+    assert names(client.get(API, query_string=query).get_json()["results"]) == ["Penzance Home"]  # served as it was
+    client.get(API, query_string=query)
+    (task, args), *more = started
+    assert more == []  # one rebuild at a time
+    task(*args)  # the background task runs
     assert client.get(API, query_string=query).get_json()["results"] == []
 
 

@@ -6,6 +6,8 @@ the public fields; the live channel sends the same shape.
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, current_app, jsonify, render_template, request
 from flask_limiter import RateLimitExceeded
 from flask_socketio import join_room
@@ -83,7 +85,9 @@ def api_search():
         where, care, radius = parse_query(request.args)
     except BadQuery as problem:
         return jsonify(error=problem.message, choices=problem.choices), 400
-    return jsonify(search.search(where, care, radius, utcnow()).as_json())
+    found = search.search(where, care, radius, utcnow()).as_json()
+    # Encoded here, compact and unsorted: the default provider sorts every key of every home listed.
+    return current_app.response_class(json.dumps(found, separators=(",", ":")), mimetype="application/json")
 
 
 @bp.errorhandler(RateLimitExceeded)
@@ -116,5 +120,6 @@ def publish(row: Update) -> None:
     home = row.home  # already in the session that recorded it: no query
     if not home.listed_publicly or home.latitude is None or home.longitude is None:
         return
-    shown = search.view(search.public_home(home), row.recorded_at)
+    config = current_app.config
+    shown = search.view(search.public_home(home), row.recorded_at, config["STALE_AFTER"], config["EXPIRE_AFTER"])
     socketio.emit("home", shown, namespace=NAMESPACE, to=f"home:{home.id}")

@@ -10,10 +10,12 @@ well under a millisecond (bench/search.py measures it).
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import cached_property
 
 import numpy as np
 from flask import current_app
@@ -21,8 +23,9 @@ from sqlalchemy import select
 
 from . import places, timefmt
 from .db import session
+from .extensions import socketio
 from .geocoding import Location
-from .models import BoardCursor, CareHome, Freshness, Offer, freshness
+from .models import BoardCursor, CareHome, Freshness, Offer, Update, freshness
 
 # Kinds of care in a family's words. A kind not listed here is not shown to the public: discharge to
 # assess beds are arranged by the NHS for a patient leaving hospital, not chosen by a family.
@@ -38,6 +41,7 @@ EARTH_KM = 6371.0088
 RESULTS = 20  # homes with vacancies listed, nearest first
 OTHERS = 20  # homes nearby without a vacancy (full, closed or unverified), shown as such
 FURTHER = 5  # when none within the radius has one: the nearest further away that do
+PATCH_LIMIT = 500  # homes changed since the index was made; more, and a rebuild is as cheap
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,13 @@ class PublicHome:
     # when public_counts is off: only what view() emits leaves the process.
     offers: tuple[tuple[str, int | None], ...]
     public_counts: bool
+
+    @cached_property
+    def static(self) -> dict:
+        """What only a rebuild changes, made once per home rather than once per search."""
+        return {"id": self.id, "name": self.name, "town": self.town, "address": self.address,
+                "postcode": self.postcode, "phone": self.phone, "lat": self.lat, "lon": self.lon,
+                "kinds": [{"code": code, "name": PUBLIC_KINDS[code]} for code, _ in self.offers]}  # fmt: skip
 
 
 class Index:
@@ -80,11 +91,23 @@ class Index:
         self.vacancy[""] = np.logical_or.reduce(list(self.vacancy.values())) if homes else np.zeros(0, dtype=bool)
 
     def replaced(self, changed: list[PublicHome], seq: int) -> Index:
-        homes = list(self.homes)
-        for home in changed:
-            homes[self.position[home.id]] = home
-        index = Index(homes, seq)
-        index.built_at = self.built_at  # a patch does not postpone the next whole rebuild
+        """A copy with `changed` (homes already in it) put in their places: a few copied arrays, not a rebuild."""
+        index = copy.copy(self)
+        index.homes, index.seq = list(self.homes), seq
+        index.open, index.confirmed = self.open.copy(), self.confirmed.copy()
+        index.offers = {code: mask.copy() for code, mask in self.offers.items()}
+        index.vacancy = {code: mask.copy() for code, mask in self.vacancy.items()}
+        for home in changed:  # a home's place on the map is not patched: moving one needs a rebuild
+            i = self.position[home.id]
+            index.homes[i] = home
+            index.open[i] = home.admissions_open
+            index.confirmed[i] = home.confirmed_at.timestamp() if home.confirmed_at else -np.inf
+            available = dict(home.offers)
+            for code in PUBLIC_KINDS:
+                index.offers[code][i] = code in available
+                index.vacancy[code][i] = bool(available.get(code))
+            index.offers[""][i] = bool(available)
+            index.vacancy[""][i] = any(available.values())
         return index
 
 
@@ -92,36 +115,73 @@ _lock = threading.Lock()
 
 
 def current_index() -> Index:
-    """This process's index, brought up to date with the board cursor (one indexed single-row read)."""
+    """This process's index, brought up to date with the board cursor (one indexed single-row read).
+
+    Only a process's first search builds the index while it waits. Past PUBLIC_INDEX_TTL_SECONDS a
+    rebuild starts in the background and searches go on with the patched index meanwhile: a rebuild
+    at 15,000 homes takes hundreds of milliseconds (bench/search.py reports it).
+    """
     holder = current_app.extensions.setdefault("public_index", {})
-    index: Index | None = holder.get("index")
     seq = session.scalar(select(BoardCursor.seq).where(BoardCursor.id == 1)) or 0
-    ttl = current_app.config["PUBLIC_INDEX_TTL_SECONDS"]
-    if index is not None and index.seq == seq and time.monotonic() - index.built_at < ttl:
+    index: Index | None = holder.get("index")
+    if index is not None and index.seq == seq and not _expired(index, holder):
         return index
-    with _lock:  # one thread rebuilds; the others wait for it rather than each building their own
+    with _lock:  # one thread builds or patches; the others wait for it rather than each doing it again
         index = holder.get("index")
-        if index is None or time.monotonic() - index.built_at >= ttl or seq < index.seq:
-            index = Index(_public_homes(), seq)
+        if index is None or seq < index.seq:  # none yet, or the database was replaced under us
+            index = holder["index"] = Index(_public_homes(), seq)
         elif index.seq < seq:
-            changed = _public_homes(since=index.seq)
-            if all(home.id in index.position for home in changed) and _still_listed(index, since=index.seq):
-                index = index.replaced(changed, seq)
-            else:  # a home newly listed, or one that has just been unlisted: start again
-                index = Index(_public_homes(), seq)
-        holder["index"] = index
+            # The history's primary key finds what changed; care_home.last_seq has no index.
+            ids = session.scalars(select(Update.home_id).where(Update.seq > index.seq).distinct()).all()
+            changed = _public_homes(ids=ids) if len(ids) <= PATCH_LIMIT else []
+            gone = set(ids) - {home.id for home in changed}  # unlisted (or unplaced) since
+            if len(ids) <= PATCH_LIMIT and _patchable(index, changed) and not gone & index.position.keys():
+                index = holder["index"] = index.replaced(changed, seq)
+            else:  # a home newly listed, just unlisted, or moved: start again
+                index = holder["index"] = Index(_public_homes(), seq)
         return index
 
 
-def _still_listed(index: Index, since: int) -> bool:
-    """No home in the index that changed since `since` has been unlisted meanwhile."""
-    unlisted = session.scalars(
-        select(CareHome.id).where(CareHome.last_seq > since, CareHome.listed_publicly.is_(False))
-    ).all()
-    return not any(home_id in index.position for home_id in unlisted)
+def _expired(index: Index, holder: dict) -> bool:
+    """Past its time to live: start one background rebuild (if none is running), and serve this one."""
+    if time.monotonic() - index.built_at < current_app.config["PUBLIC_INDEX_TTL_SECONDS"]:
+        return False
+    with _lock:
+        start, holder["rebuilding"] = not holder.get("rebuilding"), True
+    if start:
+        socketio.start_background_task(_rebuild_in_background, current_app._get_current_object(), holder)
+    return False
 
 
-def _public_homes(since: int | None = None) -> list[PublicHome]:
+def _rebuild_in_background(app, holder: dict) -> None:
+    try:
+        with app.app_context():
+            rebuild()
+    finally:
+        holder["rebuilding"] = False
+
+
+def rebuild() -> Index:
+    """Build the index afresh from the database, as PUBLIC_INDEX_TTL_SECONDS' background rebuild does."""
+    holder = current_app.extensions.setdefault("public_index", {})
+    seq = session.scalar(select(BoardCursor.seq).where(BoardCursor.id == 1)) or 0
+    index = Index(_public_homes(), seq)  # read before the lock: searches go on meanwhile
+    with _lock:
+        holder["index"] = index  # if updates committed since, the next search patches from `seq`
+    session.remove()
+    return index
+
+
+def _patchable(index: Index, changed: list[PublicHome]) -> bool:
+    """Every changed home is already in the index, where it was."""
+    for home in changed:
+        i = index.position.get(home.id)
+        if i is None or (index.homes[i].lat, index.homes[i].lon) != (home.lat, home.lon):
+            return False
+    return True
+
+
+def _public_homes(ids: list[int] | None = None) -> list[PublicHome]:
     """Listed homes with a location, as plain rows: the ORM's per-row work would dominate at 15,000."""
     query = (
         select(
@@ -132,9 +192,8 @@ def _public_homes(since: int | None = None) -> list[PublicHome]:
         .order_by(CareHome.id)
     )  # fmt: skip
     offers = select(Offer.home_id, Offer.kind_code, Offer.available).where(Offer.kind_code.in_(PUBLIC_KINDS))
-    if since is not None:
-        query = query.where(CareHome.last_seq > since)
-        offers = offers.where(Offer.home_id.in_(select(CareHome.id).where(CareHome.last_seq > since)))
+    if ids is not None:
+        query, offers = query.where(CareHome.id.in_(ids)), offers.where(Offer.home_id.in_(ids))
     connection = session.connection()
     offered: dict[int, list[tuple[str, int | None]]] = {}
     for home_id, code, available in connection.execute(offers.order_by(Offer.position)):
@@ -188,29 +247,45 @@ def search(origin: Location, care: str, radius_km: int, now: datetime, index: In
     index = index or current_index()
     if not index.homes:
         return Results(origin, care, radius_km, [], [], [], now)
-    distance = _haversine_km(index, origin)
     offers = index.offers[care]
     expire_after = current_app.config["EXPIRE_AFTER"]
     # Open, confirmed within EXPIRE_AFTER, and a bed of the kind free: only these count as available.
     available = offers & index.open & (index.confirmed > (now - expire_after).timestamp()) & index.vacancy[care]
+    # Exact distances only inside a box around the radius (a few hundred homes, not 15,000), and for
+    # everything only when nothing inside has a vacancy and the nearest further away are wanted.
+    distance = np.full(len(index.homes), np.inf)
+    box = _box(index, origin, radius_km) & offers
+    distance[box] = _haversine_km(index.lat[box], index.lon[box], origin)
     within = distance <= radius_km
     vacancies = _nearest(distance, available & within, RESULTS)
     others = _nearest(distance, offers & ~available & within, OTHERS)
-    further = [] if vacancies.size else _nearest(distance, available & ~within, FURTHER)
+    further = []
+    if not vacancies.size:
+        distance[available] = _haversine_km(index.lat[available], index.lon[available], origin)
+        further = _nearest(distance, available & ~within, FURTHER)
+    context = (now, current_app.config["STALE_AFTER"], expire_after, care)
     return Results(
         origin,
         care,
         radius_km,
-        [view(index.homes[i], now, float(distance[i]), care) for i in vacancies],
-        [view(index.homes[i], now, float(distance[i]), care) for i in others],
-        [view(index.homes[i], now, float(distance[i]), care) for i in further],
+        [view(index.homes[i], *context, distance_km=float(distance[i])) for i in vacancies],
+        [view(index.homes[i], *context, distance_km=float(distance[i])) for i in others],
+        [view(index.homes[i], *context, distance_km=float(distance[i])) for i in further],
         now,
     )
 
 
-def _haversine_km(index: Index, origin: Location) -> np.ndarray:
+def _box(index: Index, origin: Location, radius_km: float) -> np.ndarray:
+    """Homes within a latitude/longitude box that holds the whole radius (a little wider, to be safe)."""
+    dlat = radius_km * 1.01 / EARTH_KM
+    dlon = dlat / max(np.cos(np.radians(origin.lat) + dlat * np.sign(origin.lat)), 0.01)
     lat0, lon0 = np.radians(origin.lat), np.radians(origin.lon)
-    a = np.sin((index.lat - lat0) / 2) ** 2 + np.cos(lat0) * np.cos(index.lat) * np.sin((index.lon - lon0) / 2) ** 2
+    return (np.abs(index.lat - lat0) <= dlat) & (np.abs(index.lon - lon0) <= dlon)
+
+
+def _haversine_km(lat: np.ndarray, lon: np.ndarray, origin: Location) -> np.ndarray:
+    lat0, lon0 = np.radians(origin.lat), np.radians(origin.lon)
+    a = np.sin((lat - lat0) / 2) ** 2 + np.cos(lat0) * np.cos(lat) * np.sin((lon - lon0) / 2) ** 2
     return 2 * EARTH_KM * np.arcsin(np.sqrt(a))
 
 
@@ -224,11 +299,11 @@ def _nearest(distance: np.ndarray, mask: np.ndarray, count: int) -> np.ndarray:
 # ---- what a family is shown --------------------------------------------------------------------
 
 
-def view(home: PublicHome, now: datetime, distance_km: float | None = None, care: str = "") -> dict:
+def view(home: PublicHome, now: datetime, stale_after: timedelta, expire_after: timedelta, care: str = "",
+         distance_km: float | None = None) -> dict:  # fmt: skip
     """A home as the public page, the API and the live channel show it: the one place public fields are
     chosen. `status` is for the kind of care searched for (any kind when `care` is empty)."""
-    config = current_app.config
-    fresh = freshness(home.confirmed_at, now, config["STALE_AFTER"], config["EXPIRE_AFTER"])
+    fresh = freshness(home.confirmed_at, now, stale_after, expire_after)
     free = [(code, beds) for code, beds in home.offers if beds]
     if fresh == Freshness.STALE:
         status, words = "unverified", "Not confirmed recently: ring the home to ask"
@@ -239,17 +314,9 @@ def view(home: PublicHome, now: datetime, distance_km: float | None = None, care
     else:
         status, words = "full", f"No vacancies for {PUBLIC_KINDS[care].lower()}" if care else "No vacancies"
     shown = {
-        "id": home.id,
-        "name": home.name,
-        "town": home.town,
-        "address": home.address,
-        "postcode": home.postcode,
-        "phone": home.phone,
-        "lat": home.lat,
-        "lon": home.lon,
+        **home.static,
         "status": status,
         "status_text": words,
-        "kinds": [{"code": code, "name": PUBLIC_KINDS[code]} for code, _ in home.offers],
         # Closed or unverified: never presented as available, whatever was last reported.
         "vacancies": [
             {"code": code, "name": PUBLIC_KINDS[code], "beds": beds if home.public_counts else None}
