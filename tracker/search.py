@@ -4,8 +4,8 @@ Only public fields ever enter the index, so nothing else can leave through the p
 live channel: no notes, closure reasons, contacts, capacities or who confirmed. Exact counts are kept
 only for homes that allow them (`care_home.public_counts`). The index is patched from the homes that
 changed since the board cursor it was built at, and rebuilt whole every PUBLIC_INDEX_TTL_SECONDS to pick
-up homes listed or unlisted without an update. A search is then a vectorised scan: 15,000 homes take
-well under a millisecond (bench/search.py measures it).
+up homes listed or unlisted without an update. A search is then a few array operations over the
+homes; bench/search.py times whole searches with 15,000 homes.
 """
 
 from __future__ import annotations
