@@ -22,22 +22,27 @@ run: $(VENV)/.runtime  ## Set up, migrate, load the demo region if empty, and se
 	$(BIN)/flask --app tracker seed-demo --if-empty
 	$(BIN)/python -m tracker
 
-test: $(VENV)/.test  ## Set up and run lint and the whole test suite
-	$(BIN)/ruff check tracker tests alembic bench
-	$(BIN)/ruff format --check tracker tests alembic bench
+tests/axe/node_modules/.installed: tests/axe/package-lock.json
+	cd tests/axe && npm ci --no-audit --no-fund
+	@touch $@
+
+test: $(VENV)/.test tests/axe/node_modules/.installed  ## Set up and run lint and the whole test suite
+	$(BIN)/ruff check tracker tests alembic bench scripts
+	$(BIN)/ruff format --check tracker tests alembic bench scripts
 	$(BIN)/python -m pytest
 
 bench/node/node_modules/.installed: bench/node/package-lock.json
 	cd bench/node && npm ci --no-audit --no-fund
 	@touch $@
 
-bench: $(VENV)/.runtime bench/node/node_modules/.installed  ## Benchmark at England scale (PostgreSQL, Redis, Node) and a simulated week of chasing: writes bench/*results.json and .md
+bench: $(VENV)/.runtime bench/node/node_modules/.installed  ## Benchmark at England scale (PostgreSQL, Redis, Node) then the families' search and a simulated week of chasing: writes bench/*results.json and .md
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/search.py
 	$(BIN)/python bench/chasing.py
 
 lint: $(VENV)/.test  ## Lint and reformat
-	$(BIN)/ruff check --fix tracker tests alembic bench
-	$(BIN)/ruff format tracker tests alembic bench
+	$(BIN)/ruff check --fix tracker tests alembic bench scripts
+	$(BIN)/ruff format tracker tests alembic bench scripts
 
 clean:  ## Remove the virtualenv and local data (instance/)
 	rm -rf $(VENV) instance .pytest_cache

@@ -16,6 +16,16 @@ def test_defaults_are_sensible(tmp_path):
     assert config["PORT"] == 5000
 
 
+def test_the_public_search_works_offline_by_default_and_shares_limits_through_redis(tmp_path):
+    config = load(BASE, tmp_path)
+    assert config["GEOCODER"] == "offline"
+    assert config["MAP_TILE_URL"] == "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    assert config["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert load({**BASE, "MAP_TILE_URL": ""}, tmp_path)["MAP_TILE_URL"] == ""  # no map; the list stays
+    queued = load({**BASE, "SOCKETIO_MESSAGE_QUEUE": "redis://127.0.0.1:6379/0"}, tmp_path)
+    assert queued["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/0"
+
+
 def test_postgres_urls_use_the_psycopg_driver(tmp_path):
     config = load({**BASE, "DATABASE_URL": "postgres://u:p@db/tracker"}, tmp_path)
     assert config["DATABASE_URL"] == "postgresql+psycopg://u:p@db/tracker"
@@ -32,6 +42,12 @@ def test_postgres_urls_use_the_psycopg_driver(tmp_path):
         ("TRACKER_ENV", "staging", "expected development, production or test"),
         ("SESSION_COOKIE_SECURE", "maybe", "expected true or false"),
         ("SOCKETIO_MESSAGE_QUEUE", "amqp://x", "expected a redis:// or rediss:// URL"),
+        ("GEOCODER", "google", "GEOCODER='google': expected offline or postcodes.io"),
+        ("POSTCODES_IO_URL", "api.postcodes.io", "expected an http:// or https:// URL"),
+        ("MAP_TILE_URL", "https://tiles.example/{z}.png", "expected a URL with {z}, {x} and {y}, or empty for no map"),
+        ("PUBLIC_SEARCH_RATE_LIMIT", "lots", "expected limits such as 30/minute;300/hour"),
+        ("PUBLIC_SEARCH_RADIUS_KM", "0", "PUBLIC_SEARCH_RADIUS_KM=0: expected a number from 1 to 200"),
+        ("TRUSTED_PROXIES", "all", "TRUSTED_PROXIES='all': expected a whole number"),
     ],
 )
 def test_a_bad_value_fails_loudly_naming_it(tmp_path, variable, value, message):

@@ -8,10 +8,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
 from . import db, timefmt, wire
-from .extensions import csrf, login_manager, socketio
+from .extensions import csrf, limiter, login_manager, socketio
 from .fanout import CoalescingManager, CoalescingRedisManager
 
 
@@ -31,11 +32,14 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
 
     # Import the Socket.IO handlers before binding: @socketio.on registers on whichever server is
     # bound at import time, so handlers imported after init_app would reach only that first app.
-    from . import admin, api, auth, board, cli, health, homes, invites, onboarding, pages, sms, voice  # noqa: F401
+    from . import admin, api, auth, board, cli, health, homes, invites, onboarding, pages, public, sms, voice  # noqa: F401
 
     db.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
+    limiter.init_app(app)
+    if app.config["TRUSTED_PROXIES"]:  # the family's address, not nginx's, for the search's rate limit
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
     wire.send_whole_frames()
     window_s = app.config["BOARD_COALESCE_MS"] / 1000
     queue = app.config["SOCKETIO_MESSAGE_QUEUE"]
@@ -56,6 +60,7 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
     app.register_blueprint(invites.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(public.bp)
     app.register_blueprint(sms.bp)
     app.register_blueprint(voice.bp)
     cli.register(app)

@@ -18,7 +18,7 @@ from flask_login import current_user, login_required
 from flask_socketio import ConnectionRefusedError, emit, join_room
 from sqlalchemy import case, func, select
 
-from . import auth
+from . import auth, public
 from .db import session
 from .extensions import socketio
 from .models import (
@@ -227,6 +227,7 @@ def publish(row: Update) -> None:
     message queue when there is one; fanout.py batches deliveries within BOARD_COALESCE_MS)."""
     socketio.emit("update", update_event(row, regional=False), namespace=NAMESPACE, to=ENGLAND)
     socketio.emit("update", update_event(row, regional=True), namespace=NAMESPACE, to=room_for(row.region_id))
+    public.publish(row)  # families' pages showing this home: public fields only
 
 
 def publish_flag(home_id: int, region_id: int, not_answering_since: datetime | None) -> None:

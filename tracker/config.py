@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from datetime import time, timedelta
 from pathlib import Path
 
+from limits import parse_many
+
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; the message names it and says what is expected."""
@@ -98,6 +100,53 @@ def _twilio(environ: Mapping[str, str]) -> dict:
     }
 
 
+def _public_search(environ: Mapping[str, str], queue: str) -> dict:
+    """The families' search: geocoder, map tiles, rate limit (see docs/public-search.md)."""
+    geocoder = environ.get("GEOCODER", "offline").strip()
+    if geocoder not in {"offline", "postcodes.io"}:
+        raise ConfigError(f"GEOCODER={geocoder!r}: expected offline or postcodes.io")
+    postcodes_io = environ.get("POSTCODES_IO_URL", "https://api.postcodes.io").strip().rstrip("/")
+    if not postcodes_io.startswith(("http://", "https://")):
+        raise ConfigError(f"POSTCODES_IO_URL={postcodes_io!r}: expected an http:// or https:// URL")
+    tiles = environ.get("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png").strip()
+    if tiles and not (
+        tiles.startswith(("http://", "https://", "/")) and all(p in tiles for p in "{z} {x} {y}".split())
+    ):
+        raise ConfigError(f"MAP_TILE_URL={tiles!r}: expected a URL with {{z}}, {{x}} and {{y}}, or empty for no map")
+    rate = environ.get("PUBLIC_SEARCH_RATE_LIMIT", "30/minute;300/hour").strip()
+    try:  # the limiter's own grammar, so a typo stops the start and not every search
+        parse_many(rate)
+    except ValueError:
+        raise ConfigError(f"PUBLIC_SEARCH_RATE_LIMIT={rate!r}: expected limits such as 30/minute;300/hour") from None
+    return {
+        "GEOCODER": geocoder,
+        "POSTCODES_IO_URL": postcodes_io,
+        "GEOCODER_TIMEOUT_MS": _int(
+            "GEOCODER_TIMEOUT_MS", environ.get("GEOCODER_TIMEOUT_MS", "2000"), low=100, high=30_000
+        ),  # fmt: skip
+        "MAP_TILE_URL": tiles,
+        "MAP_TILE_ATTRIBUTION": environ.get(
+            "MAP_TILE_ATTRIBUTION", '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
+        ),
+        # Homes further than this are "further away"; a family may widen it up to PUBLIC_SEARCH_MAX_RADIUS_KM.
+        "PUBLIC_SEARCH_RADIUS_KM": _int(
+            "PUBLIC_SEARCH_RADIUS_KM", environ.get("PUBLIC_SEARCH_RADIUS_KM", "20"), low=1, high=200
+        ),  # fmt: skip
+        "PUBLIC_SEARCH_MAX_RADIUS_KM": 100,
+        # The public index is patched from updates as they commit; rebuilt whole this often to catch
+        # homes listed, unlisted or moved by an administrator.
+        "PUBLIC_INDEX_TTL_SECONDS": _int(
+            "PUBLIC_INDEX_TTL_SECONDS", environ.get("PUBLIC_INDEX_TTL_SECONDS", "60"), low=1, high=3600
+        ),  # fmt: skip
+        "PUBLIC_SEARCH_RATE_LIMIT": rate,
+        # Flask-Limiter: counts in Redis when processes share one (the message queue's), else per process.
+        "RATELIMIT_STORAGE_URI": queue or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # How many proxies in front set X-Forwarded-For; without it every family shares nginx's address.
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", environ.get("TRUSTED_PROXIES", "0"), low=0, high=5),
+    }
+
+
 def load(environ: Mapping[str, str], instance_path: Path) -> dict:
     """Build the Flask config from environment variables (see docs/configuration.md)."""
     env = environ.get("TRACKER_ENV", "development")
@@ -142,9 +191,11 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
         raise ConfigError("PUBLIC_BASE_URL must be set in production: it is the start of every link sent by text")
 
     twilio = _twilio(environ)
+    public_search = _public_search(environ, queue)
 
     return {
         **twilio,
+        **public_search,
         # Said to anyone who texts or calls from an unregistered number.
         "HELP_CONTACT": environ.get("HELP_CONTACT", "your hospital discharge hub"),
         "TRACKER_ENV": env,

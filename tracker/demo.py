@@ -108,6 +108,7 @@ CHASED_FOR, CLOCK_STEP = timedelta(days=3), timedelta(minutes=30)
 def seed(now: datetime) -> list[tuple[str, str, str]]:
     """Create the Cornwall and Isles of Scilly demo region; return [(email, password, description)] logins."""
     rng = random.Random(2026)
+    counts_rng = random.Random(6)  # its own stream: the rest of the demo stays as it was before this choice
     region = Region(name=REGION)
     localities = {name: Locality(name=name, region=region) for name in LOCALITIES}
     session.add_all([region, *localities.values()])
@@ -132,6 +133,8 @@ def seed(now: datetime) -> list[tuple[str, str, str]]:
                 cqc_location_id=_unique(cqc_ids, _cqc_location_id, rng),
                 listed_publicly=rng.random() > 0.05,
             )
+            # About half the homes let families see how many beds are free, not only that some are.
+            home.public_counts = counts_rng.random() < 0.5
             home.latitude, home.longitude = _jitter(rng, lat, lon, radius)
             home.offers = [Offer(kind_code=k, capacity=n, position=KIND_ORDER.index(k)) for k, n in beds.items()]
             home.contacts = [Contact(phone=f"+447700900{next(phones):03d}", name="Home manager")]
@@ -147,7 +150,9 @@ def seed(now: datetime) -> list[tuple[str, str, str]]:
     # History seq numbers must follow time, so every update is planned first and recorded oldest first.
     # The chaser was switched on CHASED_FOR ago and has run every half hour since, as the clock
     # would, so the region arrives with its reminders, escalations and outbox already lived in.
-    plan = sorted(_plan_updates(rng, homes, now), key=lambda u: u[0])
+    plan = _plan_updates(rng, homes, now)
+    plan.append(_penzance_nursing_bed(homes, plan, now))
+    plan.sort(key=lambda u: u[0])
     moment = switched_on = now - CHASED_FOR
     for when, home_id, change, channel, actor in (u for u in plan if u[0] < switched_on):
         record_update(home_id, change, channel=channel, actor=actor, now=when)
@@ -163,6 +168,15 @@ def seed(now: datetime) -> list[tuple[str, str, str]]:
         chasing.run_pass(moment)
         moment += CLOCK_STEP
     return logins
+
+
+def _penzance_nursing_bed(homes, plan, now: datetime):
+    """The walk-through in docs/public-search.md: a family at TR18 2PF looking for nursing care finds a
+    Penzance home first, with 2 nursing beds confirmed about 3 hours ago (after its other planned updates)."""
+    home = next(h for h, beds in homes if "NUR" in beds and h.address.endswith("Penzance") and h.public_counts)
+    latest = max((when for when, home_id, *_ in plan if home_id == home.id), default=now - timedelta(days=1))
+    when = max(now - timedelta(hours=3), latest + timedelta(minutes=1))
+    return when, home.id, Change(counts={"NUR": 2}, admissions="open"), Channel.WEB, "manager (web form)"
 
 
 def logins() -> list[tuple[str, str, str]]:

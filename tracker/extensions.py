@@ -1,5 +1,7 @@
 """Extensions, created unbound and bound in create_app."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_socketio import SocketIO
 from flask_wtf import CSRFProtect
@@ -7,3 +9,5 @@ from flask_wtf import CSRFProtect
 socketio = SocketIO()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# No default limits: only the families' search is limited (tracker/public.py). Storage: RATELIMIT_STORAGE_URI.
+limiter = Limiter(get_remote_address, default_limits=[])

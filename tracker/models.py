@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -151,6 +152,8 @@ class CareHome(Base):
     # What a contact of several homes starts a text with ("TRE NUR 2").
     short_code: Mapped[str | None] = mapped_column(String(8), unique=True)
     listed_publicly: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Whether families may see how many beds are free, not only that some are (a home's choice).
+    public_counts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Bumped to rotate the manager's link: every link signed with an older version stops working.
     link_version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -384,3 +387,13 @@ class AuditEvent(Base):
     target_name: Mapped[str] = mapped_column(String(200), default="")
     changes: Mapped[dict[str, Any]]  # field -> [before, after]
     summary: Mapped[str] = mapped_column(Text, default="")
+
+
+class Postcode(Base):
+    """A postcode's centre from the ONS Postcode Directory (`flask --app tracker postcodes import-onspd`)."""
+
+    __tablename__ = "postcode"
+    postcode: Mapped[str] = mapped_column(String(8), primary_key=True)  # "TR18 2PF"
+    district: Mapped[str] = mapped_column(String(4), index=True)  # "TR18"
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)

@@ -58,6 +58,7 @@ class HomeForm(FlaskForm):
         [Optional(), Regexp(r"^1-[0-9]{6,12}$", message="A CQC location ID looks like 1-123456789.")],
     )
     listed_publicly = BooleanField("Listed on the public search for families")
+    public_counts = BooleanField('Families may see the exact number of beds free (otherwise: "has vacancies")')
 
 
 class UserForm(FlaskForm):
@@ -150,7 +151,7 @@ def home(home_id: int | None = None):
 
 _HOME_FIELDS = (
     "name", "address", "postcode", "phone", "locality_id", "cqc_location_id", "listed_publicly",
-    "latitude", "longitude",
+    "public_counts", "latitude", "longitude",
 )  # fmt: skip
 
 

@@ -1,0 +1,125 @@
+"""For families, no sign-in: the search page, its JSON API, and the /public Socket.IO namespace.
+
+Reads only: nothing here writes vacancies. Every home shown goes through search.view(), which picks
+the public fields; the live channel sends the same shape.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, current_app, jsonify, render_template, request
+from flask_limiter import RateLimitExceeded
+from flask_socketio import join_room
+
+from . import search
+from .extensions import limiter, socketio
+from .geocoding import Location, NotFound, locate, point
+from .models import Update, utcnow
+
+bp = Blueprint("public", __name__)
+
+NAMESPACE = "/public"
+WATCH_LIMIT = 100  # homes one page may follow live: more than a results page ever shows
+RADII_KM = (5, 10, 20, 30, 50, 100)
+
+
+def _rate():
+    return current_app.config["PUBLIC_SEARCH_RATE_LIMIT"]
+
+
+# The page and the API share one budget per client: a scraper gains nothing by switching.
+rate_limited = limiter.shared_limit(_rate, scope="public-search")
+
+
+class BadQuery(ValueError):
+    def __init__(self, message: str, choices: list[str] | None = None):
+        super().__init__(message)
+        self.message, self.choices = message, choices or []
+
+
+def parse_query(args) -> tuple[Location, str, int]:
+    """(where, kind of care, radius) from the query string; BadQuery says in plain words what is wrong."""
+    care = args.get("care", "").strip().upper()
+    if care not in search.PUBLIC_KINDS and care != "":
+        raise BadQuery(f"care must be one of {', '.join(search.PUBLIC_KINDS)}, or left out for any kind of care.")
+    max_radius = current_app.config["PUBLIC_SEARCH_MAX_RADIUS_KM"]
+    raw_radius = args.get("radius_km", "").strip() or str(current_app.config["PUBLIC_SEARCH_RADIUS_KM"])
+    if not raw_radius.isdecimal() or not 1 <= int(raw_radius) <= max_radius:
+        raise BadQuery(f"radius_km must be a whole number of kilometres from 1 to {max_radius}.")
+    try:
+        if args.get("lat") or args.get("lon"):
+            where = point(args.get("lat", ""), args.get("lon", ""))
+        elif args.get("near", "").strip():
+            where = locate(args["near"])
+        else:
+            raise BadQuery("Enter a postcode or the name of a town (near=TR18 2PF), or give lat and lon.")
+    except NotFound as problem:
+        raise BadQuery(problem.message, problem.choices) from None
+    return where, care, int(raw_radius)
+
+
+@bp.get("/find-a-care-home")
+@rate_limited
+def page():
+    form = {"near": request.args.get("near", ""), "care": request.args.get("care", "").upper(),
+            "radius_km": request.args.get("radius_km", "")}  # fmt: skip
+    context = {"form": form, "kinds": search.PUBLIC_KINDS, "radii": RADII_KM,
+               "default_radius": current_app.config["PUBLIC_SEARCH_RADIUS_KM"], "results": None, "problem": None,
+               "tile_url": current_app.config["MAP_TILE_URL"],
+               "tile_attribution": current_app.config["MAP_TILE_ATTRIBUTION"]}  # fmt: skip
+    status = 200
+    if any(request.args.get(k) for k in ("near", "lat", "lon", "care", "radius_km")):
+        try:
+            where, care, radius = parse_query(request.args)
+            context["results"] = search.search(where, care, radius, utcnow())
+        except BadQuery as problem:
+            context["problem"], status = problem, 400
+    return render_template("public/search.html", **context), status
+
+
+@bp.get("/api/v1/public/search")
+@rate_limited
+def api_search():
+    try:
+        where, care, radius = parse_query(request.args)
+    except BadQuery as problem:
+        return jsonify(error=problem.message, choices=problem.choices), 400
+    found = search.search(where, care, radius, utcnow()).as_json()
+    # Encoded here, compact and unsorted: the default provider sorts every key of every home listed.
+    return current_app.response_class(json.dumps(found, separators=(",", ":")), mimetype="application/json")
+
+
+@bp.errorhandler(RateLimitExceeded)
+def too_many(exc: RateLimitExceeded):
+    message = "Too many searches from your connection in a short time. Wait a minute, then try again."
+    if request.path.startswith("/api/"):
+        response = jsonify(error=message)
+    else:
+        response = current_app.make_response(render_template("error.html", message=message))
+    response.status_code = 429
+    return response
+
+
+# ---- live: the /public namespace -----------------------------------------------------------------
+
+
+@socketio.on("connect", namespace=NAMESPACE)
+def on_connect(auth_payload=None):
+    """Anyone may listen; a page names the homes it shows (auth.homes) and hears only about those."""
+    homes = auth_payload.get("homes") if isinstance(auth_payload, dict) else None
+    if not isinstance(homes, list):
+        return
+    for home_id in homes[:WATCH_LIMIT]:
+        if isinstance(home_id, int) and not isinstance(home_id, bool):
+            join_room(f"home:{home_id}")
+
+
+def publish(row: Update) -> None:
+    """After an update commits: tell pages showing the home what families may see of it now."""
+    home = row.home  # already in the session that recorded it: no query
+    if not home.listed_publicly or home.latitude is None or home.longitude is None:
+        return
+    config = current_app.config
+    shown = search.view(search.public_home(home), row.recorded_at, config["STALE_AFTER"], config["EXPIRE_AFTER"])
+    socketio.emit("home", shown, namespace=NAMESPACE, to=f"home:{home.id}")
