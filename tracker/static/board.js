@@ -42,12 +42,17 @@
     var regionChanged = p.get("region") !== streamRegion();
     history.replaceState(null, "", "?" + p.toString());
     if (regionChanged) watch();
+    linkExport();
     queueRender();
   }
+  // The CSV link carries the filters on screen (without JS it downloads the default view).
+  var exportLink = document.getElementById("export-link");
+  function linkExport() { exportLink.href = exportLink.pathname + "?" + readFilters().toString(); }
   function streamRegion() { return readFilters().get("region"); }
   form.addEventListener("change", formToUrl);
   form.addEventListener("submit", function (e) { e.preventDefault(); formToUrl(); });
   fillForm(readFilters());
+  linkExport();
   var filtersBox = document.getElementById("filters-box");
   if (window.matchMedia("(min-width: 641px)").matches) filtersBox.open = true;  // folded on phones
 

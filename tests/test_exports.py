@@ -1,0 +1,197 @@
+"""Exports: the board as filtered and the history as CSV (signed-in users), and availability as a
+FHIR R4 Bundle through the API (tokens), validated by fhir.resources."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tracker import downloads, exports
+from tracker.db import session
+from tracker.models import Channel, Locality, Region, utcnow
+from tracker.vacancies import Change, record_update
+
+
+def record(home, at=None, admissions=None, reason=None, note=None, **counts):
+    return record_update(
+        home.id, Change(counts=counts, admissions=admissions, closed_reason=reason, note=note),
+        channel=Channel.WEB, actor="manager (web form)", now=at,
+    )  # fmt: skip
+
+
+def read_csv(response) -> list[dict]:
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufeff"), "Excel needs the byte order mark to read UTF-8"
+    return list(csv.DictReader(io.StringIO(text[1:])))
+
+
+@pytest.fixture
+def homes(make_home):
+    """Open with beds, closed with beds, unverified with beds, and full."""
+    open_ = make_home(name="Chy Lowen", offers={"NUR": 30, "RES": 10}, phone="01736 000001")
+    closed = make_home(name="Polwithen", offers={"NUR": 20})
+    stale = make_home(name="Trevose House", offers={"RES": 20}, locality="East Cornwall")
+    full = make_home(name="Bosence", offers={"RES": 12})
+    record(open_, NUR=2, RES=1)
+    record(closed, NUR=3)
+    record(closed, admissions="closed", reason="Norovirus outbreak")
+    record(stale, at=utcnow() - timedelta(hours=80), RES=5)
+    record(full, RES=0)
+    return open_, closed, stale, full
+
+
+# ---- the board as CSV ------------------------------------------------------------------------
+
+
+def test_the_board_csv_counts_only_open_verified_beds(signed_in, homes):
+    response = signed_in.get("/board/export.csv?region=all&from=")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="care-home-beds-')
+    rows = {r["Care home"]: r for r in read_csv(response)}
+    assert set(rows) == {"Chy Lowen", "Polwithen", "Trevose House", "Bosence"}
+    assert rows["Chy Lowen"]["Nursing: beds free"] == "2" and rows["Chy Lowen"]["Beds free (counted)"] == "3"
+    assert rows["Chy Lowen"]["Data"] == "fresh" and rows["Chy Lowen"]["Phone"] == "01736 000001"
+    closed = rows["Polwithen"]
+    assert (closed["Admissions"], closed["Closed reason"]) == ("Closed", "Norovirus outbreak")
+    assert closed["Nursing: beds free"] == "0" and closed["Beds free (counted)"] == "0"
+    stale = rows["Trevose House"]
+    assert stale["Residential: beds free"] == "" and stale["Beds free (counted)"] == "0"
+    assert stale["Data"] == "unverified: not counted" and stale["Residential: capacity"] == "20"
+    assert rows["Bosence"]["Residential: beds free"] == "0"
+    # Times are UK local time and say which zone they are in.
+    assert rows["Chy Lowen"]["Last confirmed (UK time)"].endswith((" GMT", " BST"))
+
+
+@pytest.mark.parametrize(
+    ("query", "names"),
+    [
+        ("vacancies=1", ["Chy Lowen"]),
+        ("kind=RES", ["Bosence", "Chy Lowen", "Trevose House"]),
+        ("kind=RES&vacancies=1", ["Chy Lowen"]),
+        ("hide_stale=1", ["Bosence", "Chy Lowen", "Polwithen"]),
+        ("locality=East+Cornwall", ["Trevose House"]),
+        ("sort=beds", ["Chy Lowen", "Bosence", "Polwithen", "Trevose House"]),
+    ],
+)
+def test_the_board_csv_takes_the_boards_filters(signed_in, homes, query, names):
+    rows = read_csv(signed_in.get(f"/board/export.csv?region=all&from=&{query}"))
+    assert [r["Care home"] for r in rows] == names
+
+
+def test_distance_filters_from_the_coordinators_own_hospital_by_default(signed_in, homes, make_home):
+    far = make_home(name="Scilly Home", offers={"RES": 5})
+    far.latitude, far.longitude = 49.91, -6.31  # St Mary's, ~50 km from Penzance
+    session.commit()
+    record(far, RES=1)
+    rows = read_csv(signed_in.get("/board/export.csv?region=all&max_km=10"))
+    assert "Scilly Home" not in [r["Care home"] for r in rows]
+    assert all(float(r["Distance (km)"]) <= 10 for r in rows)
+    everything = read_csv(signed_in.get("/board/export.csv?region=all"))
+    assert everything[-1]["Care home"] == "Scilly Home"  # nearest first, as the board sorts
+
+
+def test_the_board_csv_defaults_to_the_coordinators_region(signed_in, coordinator, homes, make_home):
+    cornwall = homes[0].locality.region
+    session.add(Locality(name="Exeter", region=Region(name="Devon")))
+    coordinator.hospital.region_id = cornwall.id
+    session.commit()
+    make_home(name="Devon Home", locality="Exeter")
+    names = [r["Care home"] for r in read_csv(signed_in.get("/board/export.csv"))]
+    assert "Devon Home" not in names and "Chy Lowen" in names
+    assert "Devon Home" in [r["Care home"] for r in read_csv(signed_in.get("/board/export.csv?region=all"))]
+
+
+def test_a_formula_in_a_note_reaches_the_spreadsheet_as_text(signed_in, make_home):
+    home = make_home(name='=HYPERLINK("http://evil")')
+    record(home, NUR=1, note="+SUM(A1:A9)")
+    row = read_csv(signed_in.get("/board/export.csv?region=all"))[0]
+    assert row["Care home"] == '\'=HYPERLINK("http://evil")'
+    assert row["Note"] == "'+SUM(A1:A9)"
+
+
+@pytest.mark.parametrize(
+    ("value", "safe"),
+    [("=1+1", "'=1+1"), ("-2", "'-2"), ("@cmd", "'@cmd"), ("+44", "'+44"), ("\tx", "'\tx"), ("ok", "ok"), (3, 3)],
+)
+def test_cells_that_would_run_as_formulas_are_quoted(value, safe):
+    assert exports.safe_cell(value) == safe
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("max_km=far", "Within (km): 'far' is not a number of kilometres."),
+        ("kind=XYZ", "Kind of care: there is no kind 'XYZ'."),
+        ("region=999", "Region: there is none with the id '999'."),
+        ("from=abc", "Distance from: there is none with the id 'abc'."),
+        ("locality=Atlantis", "Locality: there is no locality called 'Atlantis'."),
+        ("sort=colour", "Sort by: choose one of distance, beds, freshness."),
+    ],
+)
+def test_a_bad_board_filter_gets_a_plain_400(signed_in, homes, query, message):
+    response = signed_in.get(f"/board/export.csv?{query}")
+    assert response.status_code == 400 and response.mimetype == "text/plain"
+    assert response.get_data(as_text=True).strip() == message
+
+
+def test_downloads_need_a_sign_in(client):
+    for path in ("/board/export.csv", "/board/history", "/board/history.csv?from=01/01/2026&to=02/01/2026"):
+        assert "/login" in client.get(path).headers["Location"]
+
+
+def test_the_board_page_offers_this_view_as_csv(signed_in):
+    page = signed_in.get("/board").get_data(as_text=True)
+    assert 'id="export-link" href="/board/export.csv"' in page and "/board/history" in page
+
+
+# ---- history as CSV --------------------------------------------------------------------------
+
+
+def test_history_is_every_update_in_the_range_in_uk_days(signed_in, homes, make_home):
+    home = make_home(name="Ty Gwyn", offers={"NUR": 10})
+    # 23:30 UTC on 30 June is 00:30 BST on 1 July: it belongs to July in the UK.
+    record(home, at=datetime(2026, 6, 30, 22, 30, tzinfo=UTC), NUR=1)
+    record(home, at=datetime(2026, 6, 30, 23, 30, tzinfo=UTC), NUR=2)
+    record(home, at=datetime(2026, 7, 2, 9, 0, tzinfo=UTC), NUR=0, note="=cmd|' /C calc'!A0")
+    response = signed_in.get(f"/board/history.csv?from=01/07/2026&to=02/07/2026&home={home.id}")
+    assert response.status_code == 200
+    assert 'filename="bed-history-2026-07-01-to-2026-07-02.csv"' in response.headers["Content-Disposition"]
+    rows = read_csv(response)
+    assert [r["Nursing: beds free"] for r in rows] == ["2", "0"]
+    assert rows[0]["Recorded (UK time)"] == "2026-07-01 00:30 BST"
+    assert rows[0]["How"] == "web form" and rows[0]["Changed"] == "yes" and rows[0]["Care home"] == "Ty Gwyn"
+    assert rows[1]["Note"] == "'=cmd|' /C calc'!A0"
+
+
+def test_history_filters_by_locality_and_region_in_chunks(signed_in, homes, monkeypatch):
+    monkeypatch.setattr(downloads, "HISTORY_CHUNK", 2)  # several chunks, each its own transaction
+    _, _, stale, _ = homes
+    days = f"from={(utcnow() - timedelta(days=10)):%d/%m/%Y}&to={utcnow():%d/%m/%Y}"
+    by_locality = read_csv(signed_in.get(f"/board/history.csv?{days}&locality={stale.locality_id}"))
+    assert [r["Care home"] for r in by_locality] == ["Trevose House"]
+    everything = read_csv(signed_in.get(f"/board/history.csv?{days}&region={stale.locality.region_id}"))
+    assert [int(r["Seq"]) for r in everything] == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("to=02/07/2026", "Enter the from date, for example 23/11/2026."),
+        ("from=31/02/2026&to=02/07/2026", "The from date &#39;31/02/2026&#39; is not a date"),
+        ("from=02/07/2026&to=01/07/2026", "The to date (01/07/2026) is before the from date (02/07/2026)."),
+        ("from=01/01/2025&to=02/07/2026", "Choose at most 366 days at a time."),
+        ("from=01/07/2026&to=02/07/2026&home=99", "Care home: there is none with the id &#39;99&#39;."),
+    ],
+)
+def test_a_bad_date_range_gets_400_with_a_plain_message(signed_in, homes, query, message):
+    response = signed_in.get(f"/board/history.csv?{query}")
+    assert response.status_code == 400 and message in response.get_data(as_text=True)
+
+
+def test_the_history_form_takes_iso_dates_too(signed_in, homes):
+    assert signed_in.get("/board/history").status_code == 200
+    assert signed_in.get(f"/board/history.csv?from={utcnow():%Y-%m-%d}&to={utcnow():%Y-%m-%d}").status_code == 200
