@@ -8,10 +8,14 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.healthcareservice import HealthcareService
+from fhir.resources.R4B.location import Location
 
-from tracker import downloads, exports
+from tracker import downloads, exports, fhir
+from tracker.auth import create_token
 from tracker.db import session
-from tracker.models import Channel, Locality, Region, utcnow
+from tracker.models import Channel, Locality, Region, Role, utcnow
 from tracker.vacancies import Change, record_update
 
 
@@ -195,3 +199,80 @@ def test_a_bad_date_range_gets_400_with_a_plain_message(signed_in, homes, query,
 def test_the_history_form_takes_iso_dates_too(signed_in, homes):
     assert signed_in.get("/board/history").status_code == 200
     assert signed_in.get(f"/board/history.csv?from={utcnow():%Y-%m-%d}&to={utcnow():%Y-%m-%d}").status_code == 200
+
+
+# ---- FHIR R4 through the API -----------------------------------------------------------------
+
+
+def bearer(role=Role.COORDINATOR, home_id=None) -> dict:
+    return {"Authorization": f"Bearer {create_token('Treliske EPR', role, home_id=home_id)}"}
+
+
+def availability(service: dict) -> dict:
+    (extension,) = [e for e in service["extension"] if e["url"] == fhir.BED_AVAILABILITY]
+    return {part["url"]: next(v for k, v in part.items() if k.startswith("value")) for part in extension["extension"]}
+
+
+def test_the_fhir_bundle_validates_and_carries_beds_only_when_verified(client, homes, make_home):
+    make_home(name="Never Reported", offers={"RES": 8})
+    response = client.get("/api/v1/fhir/HealthcareService", headers=bearer())
+    assert response.status_code == 200 and response.mimetype == "application/fhir+json"
+    body = response.json
+    Bundle.model_validate(body)  # fhir.resources: the structure FHIR defines, types and cardinality
+    for entry in body["entry"]:  # and each resource by its own definition
+        {"Location": Location, "HealthcareService": HealthcareService}[
+            entry["resource"]["resourceType"]
+        ].model_validate(entry["resource"])
+    assert body["type"] == "searchset" and body["total"] == 6
+    services = {e["resource"]["name"]: e["resource"] for e in body["entry"] if e["search"]["mode"] == "match"}
+    locations = {e["resource"]["name"]: e["resource"] for e in body["entry"] if e["search"]["mode"] == "include"}
+    assert set(locations) == {"Chy Lowen", "Polwithen", "Trevose House", "Bosence", "Never Reported"}
+
+    nursing = availability(services["Chy Lowen: Nursing"])
+    assert nursing["capacity"] == 30 and nursing["available"] == 2 and nursing["freshness"] == "fresh"
+    assert nursing["admissions"] == "open" and datetime.fromisoformat(nursing["confirmed"]) <= utcnow()
+    assert services["Chy Lowen: Nursing"]["location"][0]["reference"] == f"Location/{locations['Chy Lowen']['id']}"
+    assert services["Chy Lowen: Nursing"]["type"][0]["coding"][0]["code"] == "NUR"
+
+    closed = services["Polwithen: Nursing"]
+    assert availability(closed)["available"] == 0 and availability(closed)["admissions"] == "closed"
+    assert closed["notAvailable"][0]["description"] == "Closed to admissions: Norovirus outbreak"
+
+    unverified = availability(services["Trevose House: Residential"])
+    assert "available" not in unverified and unverified["freshness"] == "unverified"
+    assert "none are counted as available" in services["Trevose House: Residential"]["comment"]
+    assert "available" not in availability(services["Never Reported: Residential"])
+
+    where = locations["Chy Lowen"]
+    assert where["position"] == {"latitude": 50.12, "longitude": -5.53}
+    assert where["telecom"][0]["value"] == "01736 000001" and where["physicalType"]["coding"][0]["code"] == "si"
+
+
+def test_fhir_filters_by_kind_and_lists_locations(client, homes):
+    headers = bearer()
+    body = client.get("/api/v1/fhir/HealthcareService?kind=NUR", headers=headers).json
+    Bundle.model_validate(body)
+    assert sorted(e["resource"]["name"] for e in body["entry"] if e["search"]["mode"] == "match") == [
+        "Chy Lowen: Nursing",
+        "Polwithen: Nursing",
+    ]
+    east = homes[2].locality_id
+    locations = client.get(f"/api/v1/fhir/Location?locality={east}", headers=headers).json
+    Bundle.model_validate(locations)
+    assert [e["resource"]["name"] for e in locations["entry"]] == ["Trevose House"]
+
+
+def test_fhir_needs_a_token_and_a_home_token_sees_its_home_only(client, homes):
+    refused = client.get("/api/v1/fhir/HealthcareService")
+    assert refused.status_code == 401 and refused.mimetype == "application/problem+json"
+    own = bearer(home_id=homes[0].id)
+    body = client.get("/api/v1/fhir/HealthcareService", headers=own).json
+    assert {e["resource"]["id"] for e in body["entry"]} == {
+        f"home-{homes[0].id}",
+        *(f"home-{homes[0].id}-{k}" for k in ("NUR", "RES")),
+    }
+
+
+def test_fhir_refuses_an_unknown_kind_in_plain_english(client, homes):
+    response = client.get("/api/v1/fhir/HealthcareService?kind=XYZ", headers=bearer())
+    assert response.status_code == 400 and "there is no kind of care 'XYZ'" in response.json["detail"]

@@ -32,7 +32,24 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
 
     # Import the Socket.IO handlers before binding: @socketio.on registers on whichever server is
     # bound at import time, so handlers imported after init_app would reach only that first app.
-    from . import admin, api, auth, board, cli, downloads, health, homes, invites, onboarding, pages, public, sms, voice  # noqa: F401
+    from . import (  # noqa: F401
+        admin,
+        api,
+        auth,
+        board,
+        cli,
+        downloads,
+        fhir,
+        health,
+        homes,
+        invites,
+        onboarding,
+        pages,
+        public,
+        reporting,
+        sms,
+        voice,
+    )
 
     db.init_app(app)
     csrf.init_app(app)

@@ -168,6 +168,78 @@ _SCHEMAS = {
 }
 
 
+_FHIR_BUNDLE = {
+    "type": "object",
+    "description": "A FHIR R4 searchset Bundle (application/fhir+json); docs/exports.md has the mapping.",
+    "required": ["resourceType", "type", "total", "entry"],
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["Bundle"]},
+        "type": {"type": "string", "enum": ["searchset"]},
+        "timestamp": _TIME,
+        "total": {"type": "integer", "minimum": 0, "description": "Resources that matched (not those included)."},
+        "link": {"type": "array", "items": {"type": "object"}},
+        "entry": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["fullUrl", "resource", "search"],
+                "properties": {
+                    "fullUrl": {"type": "string"},
+                    "resource": {
+                        "type": "object",
+                        "required": ["resourceType", "id"],
+                        "properties": {
+                            "resourceType": {"type": "string", "enum": ["Location", "HealthcareService"]},
+                            "id": {"type": "string"},
+                        },
+                    },
+                    "search": {
+                        "type": "object",
+                        "properties": {"mode": {"type": "string", "enum": ["match", "include"]}},
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def _fhir(description: str) -> dict:
+    return {"description": description, "content": _body("application/fhir+json", "FhirBundle")}
+
+
+def _fhir_paths(kind_code: dict) -> dict:
+    where = [
+        _int_param("region", "query", "Only this region's homes.", minimum=1),
+        _int_param("locality", "query", "Only this locality's homes.", minimum=1),
+    ]
+    return {
+        "/fhir/HealthcareService": {
+            "get": {
+                "operationId": "fhirHealthcareServices",
+                "summary": "FHIR R4: each kind of care at each home, with beds, and the homes' Locations",
+                "description": "A searchset Bundle: a HealthcareService per home and kind of care (`match`), "
+                "carrying capacity, beds available and when they were confirmed in the extension "
+                "`.../StructureDefinition/bed-availability`, then each home's Location (`include`). Beds "
+                "available are left out while the data is unverified; closed homes have 0 and `notAvailable`.",
+                "parameters": [
+                    *where,
+                    {"name": "kind", "in": "query", "description": "Only this kind of care.", "schema": kind_code},
+                ],
+                "responses": {"200": _fhir("The services and their locations."), **_ERRORS},
+            }
+        },
+        "/fhir/Location": {
+            "get": {
+                "operationId": "fhirLocations",
+                "summary": "FHIR R4: each home as a Location (name, address, phone, position)",
+                "parameters": where,
+                "responses": {"200": _fhir("The homes' locations."), **_ERRORS},
+            }
+        },
+    }
+
+
 def _new_update(kinds) -> dict:
     counts = {
         "type": "object",
@@ -195,7 +267,7 @@ def _new_update(kinds) -> dict:
 def document(base_url: str = "", kinds: list[str] | tuple[str, ...] = ()) -> dict:
     """The document, with the kinds of care the tracker knows now (they are data, not code)."""
     kind_code = {"type": "string", "enum": list(kinds)} if kinds else _KIND_CODE
-    schemas = {**_SCHEMAS, "NewUpdate": _new_update(kinds)}
+    schemas = {**_SCHEMAS, "NewUpdate": _new_update(kinds), "FhirBundle": _FHIR_BUNDLE}
     return {
         "openapi": "3.0.3",
         "info": {
@@ -313,5 +385,6 @@ def document(base_url: str = "", kinds: list[str] | tuple[str, ...] = ()) -> dic
                     "responses": {"200": _json("UpdatesPage", "The updates."), **_ERRORS},
                 }
             },
+            **_fhir_paths(kind_code),
         },
     }

@@ -1,0 +1,1 @@
+"""Reports for commissioners (admins): /admin/reports."""
