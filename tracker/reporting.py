@@ -18,7 +18,10 @@ from .timefmt import LONDON
 
 DEFAULT_DAYS = 30
 # Lines are told apart by dash pattern as well as colour, so the chart reads without colour vision.
-_LINE_STYLES = [("#005eb8", ""), ("#007f3b", "8 4"), ("#d5281b", "2 4"), ("#8a5300", "12 4 2 4"), ("#330072", "4 2")]
+_LINE_STYLES = [
+    ("#005eb8", ""), ("#007f3b", "8 4"), ("#d5281b", "2 4"), ("#8a5300", "12 4 2 4"),
+    ("#330072", "4 2"), ("#00a499", "14 4"), ("#ae2573", "2 2 8 2"), ("#425563", "1 6"),
+]  # fmt: skip
 
 
 @bp.get("/reports")
@@ -151,8 +154,15 @@ def chart(moments, totals, kinds, width: int = 720, height: int = 260) -> dict:
         "bottom": top + plot_h,
         "lines": lines,
         "y_ticks": [(value, y(value)) for value in range(0, y_max + 1, step)],
-        "x_labels": [(moments[i].strftime("%d/%m"), x(i)) for i in labels],
+        "x_labels": [(moments[i].strftime("%d/%m"), x(i), _anchor(i, count)) for i in labels],
     }
+
+
+def _anchor(index: int, count: int) -> str:
+    """The first and last day's labels are anchored inwards, so neither is cut off at the edge."""
+    if count > 1 and index == 0:
+        return "start"
+    return "end" if count > 1 and index == count - 1 else "middle"
 
 
 def _nice_step(peak: int) -> int:
