@@ -30,8 +30,8 @@ def import_cqc():
         try:
             sheet = cqc.open_file(upload.read())
             summary = cqc_import.run_import(
-                sheet, upload.filename or "upload", local_authority=form.local_authority.data.strip() or None,
-                region=form.region.data.strip() or None, dry_run=form.dry_run.data,
+                sheet, upload.filename or "upload", local_authority=(form.local_authority.data or "").strip() or None,
+                region=(form.region.data or "").strip() or None, dry_run=form.dry_run.data,
             )  # fmt: skip
         except (cqc.FileError, cqc_import.ImportRefused) as exc:
             form.file.errors.append(str(exc))
