@@ -32,7 +32,7 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
 
     # Import the Socket.IO handlers before binding: @socketio.on registers on whichever server is
     # bound at import time, so handlers imported after init_app would reach only that first app.
-    from . import admin, api, auth, board, cli, health, homes, invites, onboarding, pages, public, sms, voice  # noqa: F401
+    from . import admin, api, auth, board, cli, health, homes, importing, invites, onboarding, pages, public, sms, voice  # noqa: F401
 
     db.init_app(app)
     csrf.init_app(app)

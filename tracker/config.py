@@ -239,6 +239,12 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
         "API_RATE_LIMIT": _limits(environ, "API_RATE_LIMIT", "300/minute"),
         "LOGIN_RATE_LIMIT": _limits(environ, "LOGIN_RATE_LIMIT", "10/minute;50/hour"),
         "NOTE_MAX_CHARS": 280,
+        # The CQC import (docs/cqc-import.md): the weekly directory has no bed counts, so a home it creates
+        # is given this many beds per kind until the monthly file or an admin gives the real figure.
+        "CQC_DEFAULT_BEDS": _int("CQC_DEFAULT_BEDS", environ.get("CQC_DEFAULT_BEDS", "30"), low=1, high=2000),
+        # The largest request accepted, so the largest CQC file an admin can upload (Flask answers 413 past
+        # it); the `import-cqc` command reads files of any size.
+        "MAX_CONTENT_LENGTH": _int("UPLOAD_MAX_MB", environ.get("UPLOAD_MAX_MB", "20"), low=1, high=500) * 1024 * 1024,
         "SOCKETIO_MESSAGE_QUEUE": queue or None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
