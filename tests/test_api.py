@@ -221,3 +221,31 @@ def test_the_openapi_document_and_the_human_docs_need_no_token(client):
     assert spec["openapi"].startswith("3.") and "/homes/{home_id}/updates" in spec["paths"]
     page = client.get("/api/v1/docs").get_data(as_text=True)
     assert "POST /homes/{home_id}/updates" in page and "Idempotency-Key" in page
+
+
+# ---- rate limits -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def limited(make_app, environ):
+    app = make_app({**environ, "API_RATE_LIMIT": "3/minute"}, {"TESTING": True})
+    with app.app_context():
+        yield app
+
+
+def test_a_token_over_its_rate_limit_gets_429_with_retry_after(limited, make_home):
+    make_home()
+    client = limited.test_client()
+    token = bearer(create_token("busy system", Role.COORDINATOR))
+    other = bearer(create_token("quiet system", Role.COORDINATOR))
+    assert [client.get("/api/v1/homes", headers=token).status_code for _ in range(3)] == [200, 200, 200]
+    refused = client.get("/api/v1/homes", headers=token)
+    assert refused.status_code == 429 and refused.mimetype == PROBLEM
+    assert int(refused.headers["Retry-After"]) > 0
+    assert client.get("/api/v1/homes", headers=other).status_code == 200  # each token has its own budget
+
+
+def test_inventing_tokens_buys_no_extra_requests(limited):
+    client = limited.test_client()
+    answers = [client.get("/api/v1/homes", headers=bearer(f"trk_made-up-{i}")).status_code for i in range(4)]
+    assert answers == [401, 401, 401, 429]

@@ -9,6 +9,8 @@ from tracker.extensions import socketio
 from tracker.models import Channel, Role
 from tracker.vacancies import Change, record_update
 
+from .conftest import PASSWORD
+
 
 def received(client, name):
     return [event["args"][0] for event in client.get_received("/board") if event["name"] == name]
@@ -29,6 +31,16 @@ def test_a_wrong_password_is_refused_with_a_plain_message(client, coordinator):
     response = client.post("/login", data={"email": coordinator.email, "password": "guess"})
     assert response.status_code == 401
     assert "do not match an active account" in response.get_data(as_text=True)
+
+
+def test_sign_in_attempts_are_limited_per_connection(app, make_app, environ, coordinator):
+    limited = make_app({**environ, "LOGIN_RATE_LIMIT": "3/minute"}, {"TESTING": True, "WTF_CSRF_ENABLED": False})
+    client = limited.test_client()
+    wrong = {"email": coordinator.email, "password": "guess"}
+    assert [client.post("/login", data=wrong).status_code for _ in range(3)] == [401, 401, 401]
+    blocked = client.post("/login", data={"email": coordinator.email, "password": PASSWORD})
+    assert blocked.status_code == 429 and "Too many sign-in attempts" in blocked.get_data(as_text=True)
+    assert client.get("/login").status_code == 200  # the page itself still opens
 
 
 def test_the_board_page_loads_for_a_coordinator(signed_in):

@@ -181,3 +181,21 @@ def test_numbers_nobody_confirmed_for_three_days_are_shown_unverified_and_never_
         board.check("input[name=vacancies]")
         expect(old).to_have_count(0)  # left out of "only with vacancies"
         expect(recent).to_have_count(1)
+
+
+def test_the_locality_filter_offers_only_the_watched_regions_localities(migrated_sqlite, tmp_path, browser):
+    def another_region(_west):
+        session.add(Locality(name="Plymouth", region=Region(name="Devon")))
+        session.commit()
+
+    with serve(migrated_sqlite, tmp_path, another_region) as (base, _link):
+        board = signed_in_board(browser, base)  # Pat's hospital is in Cornwall: the board watches it
+        plymouth = board.locator("select[name=locality] option", has_text="Plymouth")
+        expect(plymouth).to_be_disabled()
+        board.select_option("select[name=region]", "all")
+        expect(plymouth).to_be_enabled()
+        board.select_option("select[name=locality]", "Plymouth")
+        cornwall = board.locator("select[name=region] option", has_text="Cornwall").get_attribute("value")
+        board.select_option("select[name=region]", cornwall)
+        expect(board.locator("select[name=locality]")).to_have_value("")  # Plymouth is not in Cornwall
+        assert "locality=" not in board.url

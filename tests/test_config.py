@@ -48,6 +48,12 @@ def test_postgres_urls_use_the_psycopg_driver(tmp_path):
         ("PUBLIC_SEARCH_RATE_LIMIT", "lots", "expected limits such as 30/minute;300/hour"),
         ("PUBLIC_SEARCH_RADIUS_KM", "0", "PUBLIC_SEARCH_RADIUS_KM=0: expected a number from 1 to 200"),
         ("TRUSTED_PROXIES", "all", "TRUSTED_PROXIES='all': expected a whole number"),
+        ("API_RATE_LIMIT", "fast", "API_RATE_LIMIT='fast': expected limits such as"),
+        ("LOGIN_RATE_LIMIT", "3 per", "LOGIN_RATE_LIMIT='3 per': expected limits such as"),
+        ("CHASE_HOURS", "20:00-08:00", "the start must come before the end"),
+        ("CHASE_HOURS", "9-5", "expected working hours such as 08:00-20:00"),
+        ("REMIND_EVERY", "1m", "remind no more often than every 5m"),
+        ("MAX_REMINDERS", "99", "MAX_REMINDERS=99: expected a number from 0 to 20"),
     ],
 )
 def test_a_bad_value_fails_loudly_naming_it(tmp_path, variable, value, message):

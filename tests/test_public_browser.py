@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tracker import create_app, homes
+from tracker import create_app, links
 from tracker.db import session
 from tracker.models import CareHome, Channel, Locality, Offer, Region, utcnow
 from tracker.vacancies import Change, record_update
@@ -55,7 +55,7 @@ def server(migrated_sqlite, tmp_path):
             record_update(home.id, Change(counts=counts, admissions="open"), channel=Channel.WEB, actor="t",
                           now=utcnow() - timedelta(hours=3))  # fmt: skip
         full_home = session.query(CareHome).filter_by(name="Polwithen House").one()
-        link = "/h/" + homes.link_token(full_home)
+        link = "/h/" + links.link_token(full_home)
         session.remove()
     app.extensions["engine"].dispose()
 

@@ -42,6 +42,7 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
         fhir,
         health,
         homes,
+        importing,
         invites,
         onboarding,
         pages,

@@ -26,6 +26,8 @@ class EmbeddedServer(BaseApplication):
         # Open boards hold their connections for ever: waiting for them on a stop only delays it
         # (they reconnect to the next server by themselves).
         self.cfg.set("graceful_timeout", 3)
+        # gunicorn's control socket lives in ~/.gunicorn: a second tracker (tests, another port) would clash.
+        self.cfg.set("control_socket_disable", True)
 
     def load(self):
         app = create_app()

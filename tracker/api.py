@@ -11,13 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, json, render_template, request
+from flask import Blueprint, Response, current_app, json, render_template, request
+from flask_limiter.util import get_remote_address
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from . import auth, board, chasing, openapi
 from .db import session
-from .extensions import csrf
+from .extensions import csrf, limiter
 from .models import CHANNEL_WORDS, ApiToken, CareHome, CareKind, Channel, Locality, Role, Update, freshness, utcnow
 from .vacancies import Change, UpdateRejected, record_update
 
@@ -60,20 +61,36 @@ def _http_error(exc: HTTPException):
     return response
 
 
+def _bearer() -> ApiToken | None:
+    """The request's valid token, looked up once (the rate limit keys on it before authentication).
+    Kept in the request's environ, not `g`: an app context can outlive one request."""
+    if "tracker.api_token" not in request.environ:
+        scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+        token = auth.token_from(raw.strip()) if scheme.lower() == "bearer" else None
+        request.environ["tracker.api_token"] = token
+    return request.environ["tracker.api_token"]
+
+
+def _client() -> str:
+    # A token's budget is its own; requests without a valid one share their address's, so inventing
+    # tokens buys nothing.
+    token = _bearer()
+    return f"token:{token.id}" if token else f"address:{get_remote_address()}"
+
+
+limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=_client, scope="api")(bp)
+
+
 @bp.before_request
 def _authenticate() -> None:
     if request.endpoint in ("api.spec", "api.docs"):
         return
-    header = request.headers.get("Authorization", "")
-    scheme, _, raw = header.partition(" ")
-    token = auth.token_from(raw.strip()) if scheme.lower() == "bearer" else None
-    if token is None:
+    if _bearer() is None:
         raise Problem(401, "Unauthorized", "Send a valid API token: Authorization: Bearer trk_...")
-    g.api_token = token
 
 
 def _token() -> ApiToken:
-    return g.api_token
+    return _bearer()
 
 
 def _visible(home_id: int) -> CareHome:

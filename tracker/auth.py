@@ -6,13 +6,15 @@ import hashlib
 import secrets
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_limiter import RateLimitExceeded
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import session
-from .extensions import login_manager
+from .extensions import limiter, login_manager
 from .models import ApiToken, Role, User, utcnow
 
 bp = Blueprint("auth", __name__)
@@ -39,6 +41,7 @@ def password_matches(user: User, password: str) -> bool:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"], key_func=get_remote_address)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("board.page"))
@@ -50,6 +53,12 @@ def login():
             return redirect(_safe_next(request.args.get("next")))
         flash("That email and password do not match an active account.", "error")
     return render_template("auth/login.html", email=email), 200 if request.method == "GET" else 401
+
+
+@bp.errorhandler(RateLimitExceeded)
+def too_many_attempts(_exc: RateLimitExceeded):
+    message = "Too many sign-in attempts from your connection. Wait a few minutes, then try again."
+    return render_template("error.html", message=message), 429
 
 
 @bp.post("/logout")

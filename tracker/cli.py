@@ -1,9 +1,10 @@
-"""Operators' commands: `flask --app tracker homes|tokens|contacts|localities|chase|seed-demo ...`."""
+"""Operators' commands: `flask --app tracker homes|tokens|contacts|localities|chase|seed-demo|import-cqc ...`."""
 
 from __future__ import annotations
 
 import secrets
 import shlex
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from . import audit, auth, chasing, contacts, demo, links, postcodes
+from . import audit, auth, chasing, contacts, cqc, cqc_import, demo, links, postcodes
 from .db import session
 from .models import CareHome, Contact, Locality, Role, User, utcnow
 from .phones import BadPhoneNumber, to_e164
@@ -272,6 +273,29 @@ def import_onspd(path: Path):
     click.echo(f"Imported {count:,} postcodes. Searches now look them up before the bundled Code-Point Open.")
 
 
+@click.command("import-cqc")
+@click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--local-authority", help="Import only this local authority's homes (e.g. Cornwall).")
+@click.option("--region", help="The region new localities go in; created if there is none of that name.")
+@click.option("--dry-run", is_flag=True, help="Show what would change; save nothing.")
+def import_cqc(path: Path, local_authority: str | None, region: str | None, dry_run: bool):
+    """Create and update care homes from a CQC directory file (weekly CSV, or monthly CSV, XLSX or ODS)."""
+    try:
+        sheet = cqc.open_file(path.read_bytes())
+    except cqc.FileError as exc:
+        raise click.ClickException(f"{path.name}: {exc}") from None
+    with click.progressbar(length=sheet.total, label=f"Reading the {sheet.title}", file=sys.stderr) as bar:
+        try:
+            summary = cqc_import.run_import(
+                sheet, path.name, local_authority=local_authority, region=region, dry_run=dry_run,
+                actor=f"CQC import ({path.name})", progress=bar.update,
+            )  # fmt: skip
+        except cqc_import.ImportRefused as exc:
+            raise click.ClickException(str(exc)) from None
+    for line in summary.lines():
+        click.echo(line)
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(postcodes_cli)
     app.cli.add_command(homes_cli)
@@ -281,3 +305,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(chase)
     app.cli.add_command(seed_demo)
     app.cli.add_command(twilio_curl)
+    app.cli.add_command(import_cqc)

@@ -100,6 +100,16 @@ def _twilio(environ: Mapping[str, str]) -> dict:
     }
 
 
+def _limits(environ: Mapping[str, str], name: str, default: str) -> str:
+    """A Flask-Limiter limit string, checked now so a typo stops the start and not every request."""
+    raw = environ.get(name, default).strip()
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected limits such as 30/minute;300/hour") from None
+    return raw
+
+
 def _public_search(environ: Mapping[str, str], queue: str) -> dict:
     """The families' search: geocoder, map tiles, rate limit (see docs/public-search.md)."""
     geocoder = environ.get("GEOCODER", "offline").strip()
@@ -113,11 +123,7 @@ def _public_search(environ: Mapping[str, str], queue: str) -> dict:
         tiles.startswith(("http://", "https://", "/")) and all(p in tiles for p in "{z} {x} {y}".split())
     ):
         raise ConfigError(f"MAP_TILE_URL={tiles!r}: expected a URL with {{z}}, {{x}} and {{y}}, or empty for no map")
-    rate = environ.get("PUBLIC_SEARCH_RATE_LIMIT", "30/minute;300/hour").strip()
-    try:  # the limiter's own grammar, so a typo stops the start and not every search
-        parse_many(rate)
-    except ValueError:
-        raise ConfigError(f"PUBLIC_SEARCH_RATE_LIMIT={rate!r}: expected limits such as 30/minute;300/hour") from None
+    rate = _limits(environ, "PUBLIC_SEARCH_RATE_LIMIT", "30/minute;300/hour")
     return {
         "GEOCODER": geocoder,
         "POSTCODES_IO_URL": postcodes_io,
@@ -228,7 +234,17 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
         "MAX_REMINDERS": _int("MAX_REMINDERS", environ.get("MAX_REMINDERS", "3"), low=0, high=20),
         # How often the clock runs a chasing pass (and retries texts that could not be handed over).
         "CHASE_EVERY_SECONDS": _int("CHASE_EVERY_SECONDS", environ.get("CHASE_EVERY_SECONDS", "60"), low=5, high=3600),
+        # Per API token (per address for requests without a valid one), and per address for sign-in
+        # attempts: a brute force on passwords stalls after a handful of tries.
+        "API_RATE_LIMIT": _limits(environ, "API_RATE_LIMIT", "300/minute"),
+        "LOGIN_RATE_LIMIT": _limits(environ, "LOGIN_RATE_LIMIT", "10/minute;50/hour"),
         "NOTE_MAX_CHARS": 280,
+        # The CQC import (docs/cqc-import.md): the weekly directory has no bed counts, so a home it creates
+        # is given this many beds per kind until the monthly file or an admin gives the real figure.
+        "CQC_DEFAULT_BEDS": _int("CQC_DEFAULT_BEDS", environ.get("CQC_DEFAULT_BEDS", "30"), low=1, high=2000),
+        # The largest request accepted, so the largest CQC file an admin can upload (Flask answers 413 past
+        # it); the `import-cqc` command reads files of any size.
+        "MAX_CONTENT_LENGTH": _int("UPLOAD_MAX_MB", environ.get("UPLOAD_MAX_MB", "20"), low=1, high=500) * 1024 * 1024,
         "SOCKETIO_MESSAGE_QUEUE": queue or None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -32,6 +32,7 @@
     });
   }
   function formToUrl() {
+    offerLocalities(form.elements.region.value);  // before reading: a locality of another region is dropped
     var p = new URLSearchParams();
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name) return;
@@ -49,9 +50,18 @@
   var exportLink = document.getElementById("export-link");
   function linkExport() { exportLink.href = exportLink.pathname + "?" + readFilters().toString(); }
   function streamRegion() { return readFilters().get("region"); }
+  // Only the watched region's localities are offered (all of them when watching England).
+  function offerLocalities(region) {
+    var select = form.elements.locality;
+    Array.prototype.forEach.call(select.options, function (o) {
+      o.hidden = o.disabled = !!(o.dataset.region && region !== "all" && o.dataset.region !== region);
+    });
+    if (select.selectedOptions[0] && select.selectedOptions[0].disabled) select.value = "";
+  }
   form.addEventListener("change", formToUrl);
   form.addEventListener("submit", function (e) { e.preventDefault(); formToUrl(); });
   fillForm(readFilters());
+  offerLocalities(streamRegion());
   linkExport();
   var filtersBox = document.getElementById("filters-box");
   if (window.matchMedia("(min-width: 641px)").matches) filtersBox.open = true;  // folded on phones
