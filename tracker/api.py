@@ -89,7 +89,7 @@ def _authenticate() -> None:
         raise Problem(401, "Unauthorized", "Send a valid API token: Authorization: Bearer trk_...")
 
 
-def _token() -> ApiToken:
+def caller() -> ApiToken:
     return _bearer()
 
 
@@ -97,7 +97,7 @@ def _visible(home_id: int) -> CareHome:
     home = session.get(CareHome, home_id) if home_id <= openapi.MAX_INT else None
     if home is None:
         raise Problem(404, "Not Found", f"There is no care home {home_id}.")
-    token = _token()
+    token = caller()
     if token.home_id is not None and token.home_id != home_id:
         raise Problem(403, "Forbidden", "This token belongs to another care home.")
     return home
@@ -108,18 +108,18 @@ def _visible(home_id: int) -> CareHome:
 
 @bp.get("/homes")
 def homes():
-    args = _query_args(
+    args = query_args(
         region=int, locality=int, kind=str, with_vacancies=_boolean, hide_unverified=_boolean, limit=int, offset=int
     )
     limit, offset = _paging(args)
     statement = select(CareHome).join(CareHome.locality).order_by(CareHome.id)
-    if _token().home_id is not None:
-        statement = statement.where(CareHome.id == _token().home_id)
+    if caller().home_id is not None:
+        statement = statement.where(CareHome.id == caller().home_id)
     if "region" in args:
         statement = statement.where(Locality.region_id == args["region"])
     if "locality" in args:
         statement = statement.where(CareHome.locality_id == args["locality"])
-    now, kinds = utcnow(), _kinds()
+    now, kinds = utcnow(), kinds_of_care()
     if "kind" in args and args["kind"] not in kinds:
         raise Problem(
             400, "Bad Request", f"kind: there is no kind of care {args['kind']!r}; use one of {sorted(kinds)}."
@@ -143,13 +143,13 @@ def homes():
 
 @bp.get("/homes/<int:home_id>")
 def home(home_id: int):
-    _query_args()
-    return _home_json(_visible(home_id), utcnow(), _kinds())
+    query_args()
+    return _home_json(_visible(home_id), utcnow(), kinds_of_care())
 
 
 @bp.get("/homes/<int:home_id>/history")
 def history(home_id: int):
-    args = _query_args(since=int, limit=int)
+    args = query_args(since=int, limit=int)
     home = _visible(home_id)
     limit, _ = _paging(args)
     statement = select(Update).where(Update.home_id == home.id, Update.seq > args.get("since", 0))
@@ -160,14 +160,14 @@ def history(home_id: int):
 @bp.get("/updates")
 def updates():
     """The stream for systems that poll instead of holding a socket: every update after `since`."""
-    args = _query_args(since=int, region=int, limit=int)
+    args = query_args(since=int, region=int, limit=int)
     limit, _ = _paging(args)
     since = args.get("since", 0)
     statement = select(Update).where(Update.seq > since)
     if "region" in args:
         statement = statement.where(Update.region_id == args["region"])
-    if _token().home_id is not None:
-        statement = statement.where(Update.home_id == _token().home_id)
+    if caller().home_id is not None:
+        statement = statement.where(Update.home_id == caller().home_id)
     rows = session.scalars(statement.order_by(Update.seq).limit(limit)).all()
     latest = board.latest_seq(None)
     return {
@@ -183,8 +183,8 @@ def updates():
 
 @bp.post("/homes/<int:home_id>/updates")
 def record(home_id: int):
-    _query_args()
-    token = _token()
+    query_args()
+    token = caller()
     home = _visible(home_id)
     if token.role not in (Role.ADMIN, Role.COORDINATOR) and token.home_id is None:
         raise Problem(403, "Forbidden", "This token may not record updates.")
@@ -232,19 +232,19 @@ def _change(body: dict) -> Change:
 
 @bp.get("/openapi.json")
 def spec():
-    return openapi.document(current_app.config["PUBLIC_BASE_URL"], list(_kinds()))
+    return openapi.document(current_app.config["PUBLIC_BASE_URL"], list(kinds_of_care()))
 
 
 @bp.get("/docs")
 def docs():
-    spec = openapi.document(current_app.config["PUBLIC_BASE_URL"], list(_kinds()))
+    spec = openapi.document(current_app.config["PUBLIC_BASE_URL"], list(kinds_of_care()))
     return render_template("api_docs.html", spec=spec)
 
 
 # ---- shapes ----------------------------------------------------------------------------------
 
 
-def _kinds() -> dict[str, str]:
+def kinds_of_care() -> dict[str, str]:
     return {k.code: k.name for k in session.scalars(select(CareKind).order_by(CareKind.position))}
 
 
@@ -324,7 +324,7 @@ def _boolean(raw: str) -> bool:
     raise ValueError("expected true or false")
 
 
-def _query_args(**types) -> dict[str, Any]:
+def query_args(**types) -> dict[str, Any]:
     values = {}
     for name in request.args:
         if name not in types:

@@ -13,7 +13,7 @@ from datetime import datetime
 from flask import Response, current_app, json, request, url_for
 from sqlalchemy import select
 
-from .api import Problem, _kinds, _query_args, _token, bp
+from .api import Problem, bp, caller, kinds_of_care, query_args
 from .db import session
 from .models import CareHome, Freshness, Locality, freshness, utcnow
 from .timefmt import local_time
@@ -148,8 +148,8 @@ def bundle(matches: list[dict], included: list[dict], base: str, self_url: str, 
 @bp.get("/fhir/HealthcareService")
 def fhir_services():
     """Every kind of care at every home the token may see, with the homes' Locations included."""
-    args = _query_args(region=int, locality=int, kind=str)
-    kinds = _kinds()
+    args = query_args(region=int, locality=int, kind=str)
+    kinds = kinds_of_care()
     if "kind" in args and args["kind"] not in kinds:
         raise Problem(
             400, "Bad Request", f"kind: there is no kind of care {args['kind']!r}; use one of {sorted(kinds)}."
@@ -165,14 +165,14 @@ def fhir_services():
 
 @bp.get("/fhir/Location")
 def fhir_locations():
-    args = _query_args(region=int, locality=int)
+    args = query_args(region=int, locality=int)
     return _fhir(bundle([location(h) for h in _homes(args)], [], _base(), request.url, utcnow()))
 
 
 def _homes(args: dict) -> list[CareHome]:
     statement = select(CareHome).join(CareHome.locality).order_by(CareHome.id)
-    if _token().home_id is not None:  # a token made for one home sees only that home
-        statement = statement.where(CareHome.id == _token().home_id)
+    if caller().home_id is not None:  # a token made for one home sees only that home
+        statement = statement.where(CareHome.id == caller().home_id)
     if "region" in args:
         statement = statement.where(Locality.region_id == args["region"])
     if "locality" in args:

@@ -91,6 +91,18 @@ class RegionForm(FlaskForm):
     name = StringField("New region's name", [InputRequired("Enter the region's name."), Length(max=120)])
 
 
+def _saved(target, action: str, changes: dict) -> bool:
+    """Write a change with its audit row; False, with nothing written, when a unique name or id clashes."""
+    session.add(target)
+    try:
+        audit.record(action, target, changes=changes)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return False
+    return True
+
+
 # ---- care homes ------------------------------------------------------------------------------
 
 
@@ -133,16 +145,10 @@ def home(home_id: int | None = None):
             _set_offers(target, wanted, kinds)
             if kinds_before != wanted:
                 changes["kinds"] = [kinds_before, wanted]
-            session.add(target)
-            try:
-                audit.record("home.update" if existing else "home.create", target, changes=changes)
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                form.cqc_location_id.errors.append("Another home already has this CQC location ID.")
-            else:
+            if _saved(target, "home.update" if existing else "home.create", changes):
                 flash(f"{'Saved' if existing else 'Created'} {target.name}.", "success")
                 return redirect(url_for("admin.home", home_id=target.id))
+            form.cqc_location_id.errors.append("Another home already has this CQC location ID.")
     return render_template(
         "admin/home.html", form=form, home=existing, kinds=kinds, capacities=capacities, errors=errors,
         link=links.link_url(existing) if existing else None,
@@ -330,15 +336,10 @@ def region_create():
     form = RegionForm()
     if form.validate_on_submit():
         target = Region(name=form.name.data.strip())
-        session.add(target)
-        try:
-            audit.record("region.create", target, changes={"name": [None, target.name]})
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            flash(f"There is already a region called {form.name.data.strip()}.", "error")
-        else:
+        if _saved(target, "region.create", {"name": [None, target.name]}):
             flash(f"Created the region {target.name}: now add its localities.", "success")
+        else:
+            flash(f"There is already a region called {form.name.data.strip()}.", "error")
     else:
         flash(" ".join(form.name.errors), "error")
     return redirect(url_for("admin.places"))
@@ -362,16 +363,10 @@ def hospital(hospital_id: int | None = None):
             values = {name: getattr(form, name).data for name in fields}
             values["name"], values["postcode"] = values["name"].strip(), (values["postcode"] or "").strip().upper()
             changes = audit.apply(target, values)
-            session.add(target)
-            try:
-                audit.record("hospital.update" if existing else "hospital.create", target, changes=changes)
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                form.name.errors.append("There is already a hospital with this name.")
-            else:
+            if _saved(target, "hospital.update" if existing else "hospital.create", changes):
                 flash(f"Saved {target.name}.", "success")
                 return redirect(url_for("admin.places"))
+            form.name.errors.append("There is already a hospital with this name.")
     return render_template("admin/edit.html", form=form, title=existing.name if existing else "New hospital")
 
 
@@ -392,16 +387,10 @@ def locality(locality_id: int | None = None):
             "escalation_name": form.escalation_name.data.strip(), "escalation_phone": to_e164(phone) if phone else None,
         }  # fmt: skip
         changes = audit.apply(target, values)
-        session.add(target)
-        try:
-            audit.record("locality.update" if existing else "locality.create", target, changes=changes)
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            form.name.errors.append("There is already a locality with this name.")
-        else:
+        if _saved(target, "locality.update" if existing else "locality.create", changes):
             flash(f"Saved {target.name}.", "success")
             return redirect(url_for("admin.places"))
+        form.name.errors.append("There is already a locality with this name.")
     return render_template("admin/edit.html", form=form, title=existing.name if existing else "New locality")
 
 
