@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
@@ -59,13 +59,17 @@ def contacts():
 @admin_required
 def chasing_page():
     now = utcnow()
-    homes = session.scalars(select(CareHome).order_by(CareHome.name)).all()
-    escalated = sorted((h for h in homes if h.escalated_at), key=lambda h: h.escalated_at, reverse=True)
-    reminded = sorted(
-        (h for h in homes if h.reminders_sent and not h.escalated_at), key=lambda h: h.last_reminded_at, reverse=True
+
+    # Only the homes on the ladder, each list its own query: the country's homes are not loaded.
+    def homes(*where, order=CareHome.name):
+        return session.scalars(select(CareHome).where(*where).order_by(order)).all()
+
+    escalated = homes(CareHome.escalated_at.is_not(None), order=CareHome.escalated_at.desc())
+    reminded = homes(
+        CareHome.reminders_sent > 0, CareHome.escalated_at.is_(None), order=CareHome.last_reminded_at.desc()
     )
-    due = [h for h in homes if not h.reminders_sent and h.chase_due_at and h.chase_due_at <= now]
-    not_chased = [h for h in homes if h.chase_due_at is None and not h.escalated_at]
+    due = homes(CareHome.reminders_sent == 0, CareHome.chase_due_at <= now)
+    not_chased = homes(CareHome.chase_due_at.is_(None), CareHome.escalated_at.is_(None))
     troubled = session.scalar(
         select(func.count())
         .select_from(OutboundMessage)
@@ -91,5 +95,4 @@ def chasing_page():
         history=history,
         localities=list(today),
         window_hours=int(compliance.WINDOW.total_seconds() // 3600),
-        stale_after=current_app.config["STALE_AFTER"],
     )

@@ -28,13 +28,14 @@ class Share:
         return round(100 * self.confirmed / self.homes) if self.homes else 0
 
 
-def by_locality(at: datetime) -> dict[str, Share]:
+def _homes_by_locality() -> dict[str, int]:
+    statement = select(Locality.name, func.count(CareHome.id)).join(CareHome.locality).group_by(Locality.name)
+    return dict(session.execute(statement).all())
+
+
+def by_locality(at: datetime, homes: dict[str, int] | None = None) -> dict[str, Share]:
     """Each locality's share at `at`, plus "All localities"."""
-    homes = dict(
-        session.execute(
-            select(Locality.name, func.count(CareHome.id)).join(CareHome.locality).group_by(Locality.name)
-        ).all()
-    )
+    homes = homes if homes is not None else _homes_by_locality()
     confirmed = dict(
         session.execute(
             select(Locality.name, func.count(func.distinct(Update.home_id)))
@@ -54,4 +55,5 @@ def daily(now: datetime, days: int = 14) -> list[tuple[datetime, dict[str, Share
     before the tracker's first update (nothing to measure, which is not the same as 0 %)."""
     first = session.scalar(select(func.min(Update.recorded_at)))
     moments = [now - timedelta(days=back) for back in range(days - 1, -1, -1)]
-    return [(at, by_locality(at) if first is not None and at >= first else None) for at in moments]
+    homes = _homes_by_locality()  # counted once: the homes are today's for every day
+    return [(at, by_locality(at, homes) if first is not None and at >= first else None) for at in moments]
