@@ -14,6 +14,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, EmailField, FloatField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
@@ -110,7 +111,7 @@ def _saved(target, action: str, changes: dict) -> bool:
 @admin_required
 def homes():
     query = request.args.get("q", "").strip()
-    statement = select(CareHome).order_by(CareHome.name)
+    statement = select(CareHome).options(selectinload(CareHome.contacts)).order_by(CareHome.name)  # counted per row
     if query:
         statement = statement.where(func.lower(CareHome.name).contains(query.lower()))
     rows = session.scalars(statement.limit(PAGE)).all()
