@@ -1,7 +1,6 @@
 """Migrations run against the URL the tracker itself would use (DATABASE_URL, else instance/tracker.db)."""
 
 from logging.config import fileConfig
-from pathlib import Path
 
 from alembic import context
 from tracker import config as tracker_config
@@ -18,9 +17,8 @@ def database_url() -> str:
     url = alembic_config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    instance = Path(__file__).resolve().parent.parent / "instance"
-    instance.mkdir(exist_ok=True)
-    return tracker_config.from_environment(instance)["DATABASE_URL"]
+    tracker_config.instance_path().mkdir(parents=True, exist_ok=True)
+    return tracker_config.from_environment()["DATABASE_URL"]
 
 
 def run_migrations_online() -> None:

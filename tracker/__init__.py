@@ -18,8 +18,9 @@ from .fanout import CoalescingManager, CoalescingRedisManager
 
 def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None = None) -> Flask:
     """Build the app from `environ` (default: os.environ); `overrides` are for tests only."""
-    app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"))
-    app.config.from_mapping(config_module.load(os.environ if environ is None else environ, Path(app.instance_path)))
+    environ = os.environ if environ is None else environ
+    app = Flask(__name__, instance_path=str(config_module.instance_path(environ)))
+    app.config.from_mapping(config_module.load(environ, Path(app.instance_path)))
     if overrides:
         app.config.from_mapping(overrides)
 

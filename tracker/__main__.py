@@ -5,8 +5,6 @@ and the scheduler inside it. SQLite wants exactly this; for PostgreSQL and sever
 docs/deploy.md.
 """
 
-from pathlib import Path
-
 from gunicorn.app.base import BaseApplication
 
 from . import config, create_app, scheduler
@@ -36,6 +34,6 @@ class EmbeddedServer(BaseApplication):
 
 
 if __name__ == "__main__":
-    settings = config.from_environment(Path(__file__).resolve().parent.parent / "instance")
+    settings = config.from_environment()
     print(f"Care home bed tracker: http://127.0.0.1:{settings['PORT']}/  (Ctrl-C stops it)", flush=True)
     EmbeddedServer(settings["PORT"], settings["WEB_THREADS"]).run()

@@ -63,6 +63,18 @@ def _bool(name: str, raw: str) -> bool:
     raise ConfigError(f"{name}={raw!r}: expected true or false")
 
 
+def instance_path(environ: Mapping[str, str] | None = None) -> Path:
+    """Where local data lives (the SQLite file, the development secret): INSTANCE_PATH, else `instance/`
+    beside the source checkout, else `instance/` in the working directory (an installed wheel)."""
+    environ = os.environ if environ is None else environ
+    if environ.get("INSTANCE_PATH"):
+        return Path(environ["INSTANCE_PATH"]).resolve()
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "alembic.ini").exists():
+        return checkout / "instance"
+    return Path.cwd() / "instance"
+
+
 def _dev_secret_key(instance_path: Path) -> str:
     """A random key kept in instance/ so managers' links survive a restart of `make run`."""
     path = instance_path / "secret_key"
@@ -255,5 +267,5 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
     }
 
 
-def from_environment(instance_path: Path) -> dict:
-    return load(os.environ, instance_path)
+def from_environment() -> dict:
+    return load(os.environ, instance_path())
