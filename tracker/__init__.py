@@ -11,7 +11,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
-from . import db, timefmt, wire
+from . import db, observability, timefmt, wire
 from .extensions import csrf, limiter, login_manager, socketio
 from .fanout import CoalescingManager, CoalescingRedisManager
 
@@ -53,6 +53,7 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
         voice,
     )
 
+    observability.init_app(app)
     db.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)

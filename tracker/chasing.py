@@ -234,9 +234,11 @@ def _take_step(home_id: int, policy: Policy, now: datetime, dry_run: bool) -> St
     ]
     try:
         session.commit()
-    except IntegrityError:  # the same text is already stored: never send it twice
+    except IntegrityError as exc:
         session.rollback()
-        return None
+        if "dedupe_key" in str(exc.orig):  # the same text is already stored: never send it twice
+            return None
+        raise  # anything else is a fault to see, not a text already sent
     if step.action == "escalation":
         board.publish_flag(home.id, home.locality.region_id, not_answering_since(session.get(CareHome, home.id)))
     for message in messages:

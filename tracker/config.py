@@ -160,6 +160,10 @@ def _public_search(environ: Mapping[str, str], queue: str) -> dict:
         # Flask-Limiter: counts in Redis when processes share one (the message queue's), else per process.
         "RATELIMIT_STORAGE_URI": queue or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # A Redis outage must not take the search and the API down with it: the limits are counted in
+        # memory until Redis answers again (Flask-Limiter logs the switch both ways).
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
         # How many proxies in front set X-Forwarded-For; without it every family shares nginx's address.
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", environ.get("TRUSTED_PROXIES", "0"), low=0, high=5),
     }
@@ -211,12 +215,28 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
     twilio = _twilio(environ)
     public_search = _public_search(environ, queue)
 
+    log_format = environ.get("LOG_FORMAT", "json").strip()
+    if log_format not in {"json", "text"}:
+        raise ConfigError(f"LOG_FORMAT={log_format!r}: expected json or text")
+    log_level = environ.get("LOG_LEVEL", "INFO").strip().upper()
+    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(f"LOG_LEVEL={log_level!r}: expected DEBUG, INFO, WARNING or ERROR")
+    sentry_dsn = environ.get("SENTRY_DSN", "").strip()
+    if sentry_dsn and not sentry_dsn.startswith(("https://", "http://")):
+        raise ConfigError(f"SENTRY_DSN={sentry_dsn!r}: expected the https:// DSN from the Sentry project's settings")
+
     return {
         **twilio,
         **public_search,
         # Said to anyone who texts or calls from an unregistered number.
         "HELP_CONTACT": environ.get("HELP_CONTACT", "your hospital discharge hub"),
         "TRACKER_ENV": env,
+        # Observability (docs/operations.md): JSON lines on stderr from every process; errors to Sentry
+        # when a DSN is set; /metrics to scrapers holding METRICS_TOKEN (without one, to this machine only).
+        "LOG_FORMAT": log_format,
+        "LOG_LEVEL": log_level,
+        "SENTRY_DSN": sentry_dsn,
+        "METRICS_TOKEN": environ.get("METRICS_TOKEN", "").strip(),
         "SECRET_KEY": secret_key,
         "DATABASE_URL": database_url,
         "PUBLIC_BASE_URL": public_base_url,

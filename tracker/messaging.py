@@ -9,6 +9,7 @@ status callbacks move the state on (sms.status_callback); a state only ever move
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 import requests
@@ -21,6 +22,9 @@ from urllib3.exceptions import NewConnectionError
 
 from .db import session
 from .models import Contact, OutboundMessage, OutboundState, utcnow
+from .observability import mask_phone
+
+log = logging.getLogger(__name__)
 
 # Twilio error codes that mean the number will never take a text from us.
 OPTED_OUT = 21610  # the recipient replied STOP: never text them again until they reply START
@@ -96,7 +100,23 @@ def deliver(message_id: int, *, now: datetime | None = None) -> bool:
         message.state = OutboundState.OUTBOX
     message.updated_at = now
     session.commit()
+    log_state(message)
     return True
+
+
+def log_state(message: OutboundMessage) -> None:
+    """One log line per state a text reaches: never its body, and its number masked."""
+    log.info(
+        "text state",
+        extra={
+            "text_id": message.id,
+            "state": str(message.state),
+            "purpose": message.purpose,
+            "to": mask_phone(message.to),
+            "attempts": message.attempts,
+            "error_code": message.error_code,
+        },
+    )
 
 
 def sweep(now: datetime | None = None) -> tuple[int, int]:
@@ -113,6 +133,8 @@ def sweep(now: datetime | None = None) -> tuple[int, int]:
         .values(state=OutboundState.UNCERTAIN, error=CUT_OFF, updated_at=now)
     ).rowcount
     session.commit()
+    if cut_off:
+        log.warning("texts cut off mid-send marked uncertain", extra={"count": cut_off})
     due = session.scalars(
         select(OutboundMessage.id)
         .where(OutboundMessage.state == OutboundState.PENDING, OutboundMessage.next_attempt_at <= now)
@@ -179,13 +201,16 @@ def record_status(sid: str, status: str, error_code: int | None) -> bool:
     message = session.scalars(select(OutboundMessage).where(OutboundMessage.twilio_sid == sid)).one_or_none()
     if message is None or state is None:
         return False
-    if RANK[state] > RANK[message.state]:
+    moved = RANK[state] > RANK[message.state]
+    if moved:
         message.state = state
         message.updated_at = utcnow()
     if error_code:
         message.error_code = error_code
         flag_contact(message.to, error_code)
     session.commit()
+    if moved:
+        log_state(message)
     return True
 
 

@@ -245,6 +245,14 @@ class BoardCursor(Base):
     seq: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class JobRun(Base):
+    """When each periodic job last finished a pass, whichever process ran it (read by /readyz and /metrics)."""
+
+    __tablename__ = "job_run"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    finished_at: Mapped[datetime | None]
+
+
 class Hospital(Base):
     __tablename__ = "hospital"
     id: Mapped[int] = mapped_column(primary_key=True)

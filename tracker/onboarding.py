@@ -92,16 +92,30 @@ class RegionForm(FlaskForm):
     name = StringField("New region's name", [InputRequired("Enter the region's name."), Length(max=120)])
 
 
-def _saved(target, action: str, changes: dict) -> bool:
-    """Write a change with its audit row; False, with nothing written, when a unique name or id clashes."""
+# Said when a save breaks a rule of the database other than a unique name or id: most often a
+# manager recorded beds while the admin was editing (registered beds can never be below beds free).
+CONFLICT = "Nothing was saved: the home changed while you were editing it. Check the figures below and save again."
+
+
+def _saved(target, action: str, changes: dict, unique: str = "name") -> bool:
+    """Write a change with its audit row; False, with nothing written, when the `unique` column clashes.
+
+    Any other refusal by the database is not a clash of names: it is raised as `Conflict`."""
     session.add(target)
     try:
         audit.record(action, target, changes=changes)
         session.commit()
-    except IntegrityError:
+    except IntegrityError as exc:
         session.rollback()
-        return False
+        # SQLite says "care_home.cqc_location_id", PostgreSQL "Key (cqc_location_id)=...".
+        if re.search(rf"[.(]{unique}\b", str(exc.orig)):
+            return False
+        raise Conflict(CONFLICT) from exc
     return True
+
+
+class Conflict(Exception):
+    """A save refused by the database for a reason other than a duplicate name or id."""
 
 
 # ---- care homes ------------------------------------------------------------------------------
@@ -146,10 +160,13 @@ def home(home_id: int | None = None):
             _set_offers(target, wanted, kinds)
             if kinds_before != wanted:
                 changes["kinds"] = [kinds_before, wanted]
-            if _saved(target, "home.update" if existing else "home.create", changes):
-                flash(f"{'Saved' if existing else 'Created'} {target.name}.", "success")
-                return redirect(url_for("admin.home", home_id=target.id))
-            form.cqc_location_id.errors.append("Another home already has this CQC location ID.")
+            try:
+                if _saved(target, "home.update" if existing else "home.create", changes, unique="cqc_location_id"):
+                    flash(f"{'Saved' if existing else 'Created'} {target.name}.", "success")
+                    return redirect(url_for("admin.home", home_id=target.id))
+                form.cqc_location_id.errors.append("Another home already has this CQC location ID.")
+            except Conflict as conflict:
+                errors[""] = str(conflict)  # about the whole form: no field to link to
     return render_template(
         "admin/home.html", form=form, home=existing, kinds=kinds, capacities=capacities, errors=errors,
         link=links.link_url(existing) if existing else None,

@@ -9,7 +9,10 @@
 
 from __future__ import annotations
 
+import collections
 import functools
+import logging
+import time
 from collections.abc import Callable
 from datetime import UTC
 
@@ -17,8 +20,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
+from sqlalchemy import update
 
 from . import board, chasing
+from .db import session
+from .models import JobRun, utcnow
+
+log = logging.getLogger(__name__)
 
 
 def jobs(app: Flask) -> list[tuple[Callable[[], None], int]]:
@@ -27,8 +35,20 @@ def jobs(app: Flask) -> list[tuple[Callable[[], None], int]]:
 
 
 def chase() -> None:
-    """A chasing pass at the current time (also `flask --app tracker chase`)."""
-    chasing.run_pass()
+    """A chasing pass at the current time (also `flask --app tracker chase`), noted for /readyz and /metrics."""
+    started = time.perf_counter()
+    steps = chasing.run_pass()
+    session.execute(update(JobRun).where(JobRun.name == "chase").values(finished_at=utcnow()))
+    session.commit()
+    session.remove()
+    taken = collections.Counter(step.action for step in steps)
+    log.info(
+        "chase pass",
+        extra={
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            **{f"{a}s": n for a, n in taken.items()},
+        },
+    )
 
 
 def _in_app_context(app: Flask, job: Callable[[], None]) -> Callable[[], None]:

@@ -6,6 +6,7 @@ seq) -> publish to boards only after the commit.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from . import board, chasing
 from .db import session
 from .models import BoardCursor, CareHome, CareKind, Channel, Region, Update, utcnow
+from .observability import UPDATES_RECORDED
 
+log = logging.getLogger(__name__)
 REASON_MAX_CHARS = 120
 
 
@@ -118,6 +121,9 @@ def record_update(
         if idempotency_key and (done := _already_recorded(idempotency_key)):
             return done
         raise
+    # Who recorded it stays in the history, not in the log: seq, home and channel are enough to find it.
+    log.info("update recorded", extra={"seq": row.seq, "home": row.home_id, "channel": str(row.channel)})
+    UPDATES_RECORDED.labels(str(row.channel)).inc()
     board.publish(row)
     return row
 
