@@ -37,7 +37,7 @@ def log_lines():
     root.setLevel(logging.WARNING)
 
 
-def test_each_request_logs_one_json_line_with_its_id_status_and_duration_and_no_link_token(client, make_home, log_lines):
+def test_each_request_logs_one_json_line_with_its_id_status_and_duration_not_the_token(client, make_home, log_lines):
     home = make_home()
     token = links.link_token(home)
     response = client.get(f"/h/{token}", headers={"X-Request-ID": "abc12345-from-nginx"})
@@ -126,7 +126,8 @@ def test_readyz_is_ready_with_a_running_redis(make_app, environ, redis_server):
 
 def test_metrics_count_updates_by_channel_outbox_states_and_the_clock(client, make_home):
     def updates_by_sms(body: str) -> float:
-        line = next((x for x in body.splitlines() if x.startswith('tracker_updates_recorded_total{channel="sms"}')), None)
+        prefix = 'tracker_updates_recorded_total{channel="sms"}'
+        line = next((x for x in body.splitlines() if x.startswith(prefix)), None)
         return float(line.split()[-1]) if line else 0.0
 
     home = make_home()
