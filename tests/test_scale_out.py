@@ -3,11 +3,13 @@ processes and a clock process. An update posted to one process reaches boards on
 
 from __future__ import annotations
 
+import collections
 import itertools
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -56,7 +58,12 @@ class Deployment:
             "DATABASE_URL": postgres.url(name),
             "SOCKETIO_MESSAGE_QUEUE": redis.url,
             "BOARD_TICK_SECONDS": "1",
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+            # Limits stay on (they are what failed when Redis went away) but high enough for a load test.
+            "PUBLIC_SEARCH_RATE_LIMIT": "100000/minute",
+            "API_RATE_LIMIT": "100000/minute",
         }
+        (tmp_path / "metrics").mkdir()
         self.processes: list[subprocess.Popen] = []
 
     def prepare(self, extra_homes: int = 0) -> tuple[str, str]:
@@ -87,7 +94,8 @@ class Deployment:
     def start(self) -> None:
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         for i, port in enumerate(self.ports):
-            command = [gunicorn, "-k", "gevent", "-w", "1", "--worker-connections", "10000", "--no-control-socket",
+            command = [gunicorn, "-c", "tracker/gunicorn_conf.py", "-k", "gevent", "-w", "1",
+                       "--worker-connections", "10000", "--no-control-socket",
                        "-b", f"127.0.0.1:{port}", "tracker:create_app()"]  # fmt: skip
             self._spawn(command, f"web{i}")
         self._spawn([sys.executable, "-m", "tracker.clock"], "clock")
@@ -180,6 +188,66 @@ def test_a_redis_restart_loses_no_update_for_a_board(deployment):
     assert board.homes[1]["kinds"]["NUR"]["available"] == 5
     assert board.replays_asked >= 1
     board.disconnect()
+
+
+def test_metrics_add_up_updates_recorded_by_every_process(deployment):
+    deploy, token, path = deployment
+    a, b = deploy.urls
+    deploy.post(a, path, beds=1)
+    deploy.post(b, path, beds=2)
+    deploy.post(b, path, beds=3)
+    body = requests.get(a + "/metrics", timeout=10).text
+    assert 'tracker_updates_recorded_total{channel="web"} 3.0' in body, body[-2000:]
+    logged = [line for line in deploy.logs().splitlines() if '"message": "update recorded"' in line]
+    assert len(logged) == 3
+
+
+def test_a_redis_outage_under_load_answers_no_request_with_a_server_error(deployment):
+    deploy, token, path = deployment
+    statuses: dict[str, collections.Counter] = {"before": collections.Counter(), "outage": collections.Counter(),
+                                                "after": collections.Counter()}  # fmt: skip
+    phase = ["before"]
+    stop = threading.Event()
+
+    def load(base_url: str) -> None:
+        http = requests.Session()
+        api = {"Authorization": f"Bearer {token}"}
+        while not stop.is_set():
+            for url, headers in ((f"{base_url}/api/v1/homes", api), (f"{base_url}/api/v1/public/search?near=TR1+1AA", {})):
+                try:
+                    statuses[phase[0]][http.get(url, headers=headers, timeout=10).status_code] += 1
+                except requests.RequestException as exc:
+                    statuses[phase[0]][type(exc).__name__] += 1
+
+    def until(count: int) -> None:
+        deadline = time.monotonic() + 60
+        while sum(statuses[phase[0]].values()) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=load, args=(url,)) for url in deploy.urls]
+    for thread in threads:
+        thread.start()
+    try:
+        until(20)
+        phase[0] = "outage"
+        deploy.redis.stop(keep_dir=True)
+        until(100)
+        ready = requests.get(deploy.urls[0] + "/readyz", timeout=10)
+        recorded = deploy.post(deploy.urls[1], path, beds=4)  # a manager's update still lands
+        phase[0] = "after"
+        deploy.redis.start()
+        until(40)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert ready.status_code == 503 and ready.json()["checks"]["redis"]["ok"] is False
+    assert recorded == 1
+    for name, counts in statuses.items():
+        assert sum(counts.values()) >= 20, (name, counts)
+        assert set(counts) <= {200}, (name, counts)
+    whole_logs = "".join(log.read_text() for log in deploy.tmp.glob("web*.log"))
+    assert "Rate limit storage unreachable - falling back to in-memory storage" in whole_logs
 
 
 @pytest.mark.parametrize("deployment", [15_000], indirect=True)

@@ -7,7 +7,7 @@ docs/deploy.md.
 
 from gunicorn.app.base import BaseApplication
 
-from . import config, create_app, scheduler
+from . import config, create_app, gunicorn_conf, scheduler
 
 
 class EmbeddedServer(BaseApplication):
@@ -20,7 +20,8 @@ class EmbeddedServer(BaseApplication):
         self.cfg.set("workers", 1)  # Socket.IO sessions live in the worker: never more than one
         self.cfg.set("worker_class", "gthread")
         self.cfg.set("threads", self.threads)  # each open board holds a thread
-        self.cfg.set("accesslog", "-")
+        self.cfg.set("accesslog", gunicorn_conf.accesslog)
+        self.cfg.set("access_log_format", gunicorn_conf.access_log_format)
         # Open boards hold their connections for ever: waiting for them on a stop only delays it
         # (they reconnect to the next server by themselves).
         self.cfg.set("graceful_timeout", 3)

@@ -6,9 +6,7 @@ import logging
 from . import create_app, scheduler
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)  # not a line per tick
-    app = create_app()
+    app = create_app()  # which sets up the JSON log lines
     if not app.config["SOCKETIO_MESSAGE_QUEUE"]:
         logging.warning("SOCKETIO_MESSAGE_QUEUE is not set: this clock cannot reach boards in other processes")
     scheduler.run_clock(app)
