@@ -212,8 +212,9 @@ def test_a_redis_outage_under_load_answers_no_request_with_a_server_error(deploy
     def load(base_url: str) -> None:
         http = requests.Session()
         api = {"Authorization": f"Bearer {token}"}
+        targets = ((f"{base_url}/api/v1/homes", api), (f"{base_url}/api/v1/public/search?near=TR1+1AA", {}))
         while not stop.is_set():
-            for url, headers in ((f"{base_url}/api/v1/homes", api), (f"{base_url}/api/v1/public/search?near=TR1+1AA", {})):
+            for url, headers in targets:
                 try:
                     statuses[phase[0]][http.get(url, headers=headers, timeout=10).status_code] += 1
                 except requests.RequestException as exc:
