@@ -19,7 +19,8 @@ PENZANCE = (50.1205, -5.5400)  # about 0.3 km from TR18 2PF
 HAYLE = (50.1850, -5.4200)  # about 11 km
 TRURO = (50.2630, -5.0510)  # about 38 km
 PUBLIC_KEYS = {
-    "id", "name", "town", "address", "postcode", "phone", "lat", "lon", "distance_km", "status", "status_text",
+    "id", "name", "town", "address", "postcode", "phone", "lat", "lon", "distance_km", "distance_miles", "status",
+    "status_text",
     "kinds", "vacancies", "confirmed_at", "age_seconds", "updated", "freshness",
 }  # fmt: skip
 
@@ -53,7 +54,30 @@ def test_it_ranks_homes_with_vacancies_by_distance(client, home_at):
     distances = [home["distance_km"] for home in found["results"]]
     assert distances == sorted(distances)
     assert distances[0] < 1 and 9 < distances[1] < 13 and 35 < distances[2] < 42
+    for home in found["results"]:
+        assert home["distance_miles"] == pytest.approx(home["distance_km"] / 1.609344, abs=0.1)
     assert found["near"] == "TR18 2PF" and found["care"] == "NUR" and found["radius_km"] == 50
+    assert found["radius_miles"] == 31 and found["covered"] is True
+    assert found["regions_covered"] == ["Cornwall and the Isles of Scilly"]
+
+
+def test_a_postcode_outside_every_region_is_told_so_not_shown_homes_far_away(client, home_at):
+    home_at("Penzance Home", PENZANCE, {"NUR": 2})
+    found = client.get(API, query_string={"near": "BS1 4DJ", "care": "NUR"}).get_json()  # Bristol, ~250 km
+    assert found["covered"] is False and found["regions_covered"] == ["Cornwall and the Isles of Scilly"]
+    assert found["results"] == found["without_vacancies"] == found["further_away"] == []
+    page = client.get("/find-a-care-home", query_string={"near": "BS1 4DJ", "care": "NUR"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Penzance Home" not in html
+    assert "BS1 4DJ is outside the areas this service covers" in html
+    assert "It lists care homes in Cornwall and the Isles of Scilly only." in html
+
+
+def test_just_over_a_regions_edge_the_nearby_homes_are_still_shown(client, home_at):
+    home_at("Penzance Home", PENZANCE, {"NUR": 2})
+    query = {"near": "Camborne", "care": "NUR", "radius_km": "5"}  # 20 km east of the region's only home
+    found = client.get(API, query_string=query).get_json()
+    assert found["covered"] is True and names(found["further_away"]) == ["Penzance Home"]
 
 
 def test_a_family_at_tr18_2pf_finds_penzance_nursing_beds_first_with_when_confirmed(client, home_at):
@@ -62,11 +86,12 @@ def test_a_family_at_tr18_2pf_finds_penzance_nursing_beds_first_with_when_confir
     page = client.get("/find-a-care-home", query_string={"near": "TR18 2PF", "care": "NUR"})
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "2 homes have vacancies for nursing care within 20 km of TR18 2PF" in html
+    assert "2 homes have vacancies for nursing care within 20 km (12 miles) of TR18 2PF" in html
     first = html.index('class="home-card')
     assert html.index("Bosgwidden Care Centre", first) < html.index("Hayle Nursing Home", first)
     assert "The home last confirmed this" in html and ">3 hours ago</time>" in html
     assert "Penzance" in html  # its town
+    assert "0.3 km (0.2 miles)" in html  # in miles too
 
 
 def test_the_json_gives_distance_kinds_with_vacancies_and_the_age_of_the_data(client, home_at):
@@ -103,11 +128,12 @@ def test_closed_and_unverified_homes_are_shown_as_such_never_as_available(client
 
 def test_with_no_vacancy_nearby_it_names_the_nearest_further_away(client, home_at):
     home_at("Truro Home", TRURO, {"NUR": 1})
+    home_at("Penzance Home", PENZANCE, {"RES": 1}, offers={"RES": 10})  # the region reaches TR18
     found = client.get(API, query_string={"near": "TR18 2PF", "care": "NUR", "radius_km": "20"}).get_json()
     assert found["results"] == []
     assert names(found["further_away"]) == ["Truro Home"]
     html = client.get("/find-a-care-home", query_string={"near": "TR18 2PF", "care": "NUR"}).get_data(as_text=True)
-    assert "No vacancies for nursing care near you within 20 km of TR18 2PF" in html
+    assert "No vacancies for nursing care within 20 km (12 miles) of TR18 2PF" in html
     assert "The nearest homes with vacancies for nursing care, further away:" in html and "Truro Home" in html
 
 
@@ -200,8 +226,12 @@ def test_searches_are_rate_limited_per_client_with_retry_after(client, app):
     assert limited.status_code == 429
     assert 0 < int(limited.headers["Retry-After"]) <= 60
     assert limited.get_json()["error"].startswith("Too many searches from your connection")
-    page = client.get("/find-a-care-home")
-    assert page.status_code == 429 and "Too many searches" in page.get_data(as_text=True)
+    assert limited.get_json()["retry_after"] == int(limited.headers["Retry-After"])
+    page = client.get("/find-a-care-home", query_string={"near": "TR18 2PF", "care": "NUR"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 429 and "Too many searches from your connection" in html
+    assert f"Try again in\n    {page.headers['Retry-After']} seconds" in html  # when, as the header says
+    assert 'value="TR18 2PF"' in html and 'value="NUR" checked' in html  # the search is still filled in
     other = app.test_client()
     other_client = other.get(API, query_string={"near": "TR18 2PF"}, environ_base={"REMOTE_ADDR": "192.0.2.7"})
     assert other_client.status_code == 200  # someone else is not held back
@@ -293,7 +323,7 @@ def test_a_page_hears_when_a_home_it_shows_changes_with_public_fields_only(app, 
     assert event["id"] == home.id and event["status"] == "vacancies"
     assert event["vacancies"] == [{"code": "NUR", "name": "Nursing care", "beds": 2}]
     assert event["updated"] == "just now" and event["freshness"] == "fresh"
-    assert set(event) == PUBLIC_KEYS - {"distance_km"}
+    assert set(event) == PUBLIC_KEYS - {"distance_km", "distance_miles"}
     assert "07700900999" not in json.dumps(event)  # the note stays with the board
 
 
@@ -310,6 +340,31 @@ def test_a_listener_that_names_no_homes_hears_nothing(app, home_at):
         listener = socketio.test_client(app, namespace="/public", auth=auth)
         record_update(home.id, Change(counts={"NUR": 1}), channel=Channel.SMS, actor="jo")
         assert home_events(listener) == []
+
+
+def test_a_page_that_missed_an_update_while_away_is_told_to_catch_up(app, client, home_at):
+    home = home_at("Penzance Home", PENZANCE, {"NUR": 0})
+    page = client.get("/find-a-care-home", query_string={"near": "TR18 2PF", "care": "NUR"}).get_data(as_text=True)
+    made_at = json.loads(page.split('id="public-data">')[1].split("</script>")[0])["seq"]
+    on_time = socketio.test_client(app, namespace="/public", auth={"homes": [home.id], "seq": made_at})
+    assert on_time.get_received("/public") == []  # nothing happened since the page was made
+    record_update(home.id, Change(counts={"NUR": 1}), channel=Channel.SMS, actor="t")  # while the next page is away
+    back = socketio.test_client(app, namespace="/public", auth={"homes": [home.id], "seq": made_at})
+    assert [e["name"] for e in back.get_received("/public")] == ["changed"]
+
+
+def test_a_page_that_shows_other_homes_now_follows_those(app, home_at):
+    first = home_at("Penzance Home", PENZANCE, {"NUR": 0})
+    second = home_at("Hayle Home", HAYLE, {"NUR": 0})
+    listener = socketio.test_client(app, namespace="/public", auth={"homes": [first.id], "seq": 0})
+    listener.get_received("/public")
+    assert listener.emit("watch", {"homes": [second.id], "seq": 10**9}, namespace="/public", callback=True) is False
+    record_update(first.id, Change(counts={"NUR": 1}), channel=Channel.SMS, actor="t")
+    record_update(second.id, Change(counts={"NUR": 2}), channel=Channel.SMS, actor="t")
+    assert [home["name"] for home in home_events(listener)] == ["Hayle Home"]
+    assert listener.emit("watch", {"homes": [first.id], "seq": 0}, namespace="/public", callback=True) is True
+    for nonsense in (None, "all", {"homes": [True, "1"]}, {"homes": [first.id], "seq": "0"}):
+        assert listener.emit("watch", nonsense, namespace="/public", callback=True) is False
 
 
 _addresses = itertools.count(1)

@@ -7,12 +7,16 @@ the public fields; the live channel sends the same shape.
 from __future__ import annotations
 
 import json
+import time
+from datetime import timedelta
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 from flask_limiter import RateLimitExceeded
-from flask_socketio import join_room
+from flask_socketio import emit, join_room, leave_room, rooms
+from sqlalchemy import func, select
 
 from . import search
+from .db import session
 from .extensions import limiter, socketio
 from .geocoding import Location, NotFound, locate, point
 from .models import Update, utcnow
@@ -59,15 +63,25 @@ def parse_query(args) -> tuple[Location, str, int]:
     return where, care, int(raw_radius)
 
 
+@bp.app_template_filter()
+def radius(km: int) -> str:
+    """'20 km (12 miles)', for a radius the family chose."""
+    return f"{km} km ({round(search.miles(km))} miles)"
+
+
+def _page_context(**more) -> dict:
+    form = {"near": request.args.get("near", ""), "care": request.args.get("care", "").upper(),
+            "radius_km": request.args.get("radius_km", "")}  # fmt: skip
+    return {"form": form, "kinds": search.PUBLIC_KINDS, "radii": RADII_KM,
+            "default_radius": current_app.config["PUBLIC_SEARCH_RADIUS_KM"], "results": None, "problem": None,
+            "busy": None, "tile_url": current_app.config["MAP_TILE_URL"],
+            "tile_attribution": current_app.config["MAP_TILE_ATTRIBUTION"], **more}  # fmt: skip
+
+
 @bp.get("/find-a-care-home")
 @rate_limited
 def page():
-    form = {"near": request.args.get("near", ""), "care": request.args.get("care", "").upper(),
-            "radius_km": request.args.get("radius_km", "")}  # fmt: skip
-    context = {"form": form, "kinds": search.PUBLIC_KINDS, "radii": RADII_KM,
-               "default_radius": current_app.config["PUBLIC_SEARCH_RADIUS_KM"], "results": None, "problem": None,
-               "tile_url": current_app.config["MAP_TILE_URL"],
-               "tile_attribution": current_app.config["MAP_TILE_ATTRIBUTION"]}  # fmt: skip
+    context = _page_context()
     status = 200
     if any(request.args.get(k) for k in ("near", "lat", "lon", "care", "radius_km")):
         try:
@@ -92,11 +106,15 @@ def api_search():
 
 @bp.errorhandler(RateLimitExceeded)
 def too_many(exc: RateLimitExceeded):
-    message = "Too many searches from your connection in a short time. Wait a minute, then try again."
+    # The breached limit's window: the same moment Flask-Limiter's Retry-After header gives.
+    limit = limiter.current_limit
+    wait = max(1, int(limit.reset_at - time.time())) if limit else 60
     if request.path.startswith("/api/"):
-        response = jsonify(error=message)
-    else:
-        response = current_app.make_response(render_template("error.html", message=message))
+        response = jsonify(error=f"Too many searches from your connection in a short time. Try again in {wait} "
+                                 f"{'second' if wait == 1 else 'seconds'}.", retry_after=wait)  # fmt: skip
+    else:  # the form stays, filled in, so trying again is one tap
+        busy = {"wait": wait, "at": utcnow() + timedelta(seconds=wait)}
+        response = current_app.make_response(render_template("public/search.html", **_page_context(busy=busy)))
     response.status_code = 429
     return response
 
@@ -106,13 +124,36 @@ def too_many(exc: RateLimitExceeded):
 
 @socketio.on("connect", namespace=NAMESPACE)
 def on_connect(auth_payload=None):
-    """Anyone may listen; a page names the homes it shows (auth.homes) and hears only about those."""
-    homes = auth_payload.get("homes") if isinstance(auth_payload, dict) else None
+    """Anyone may listen; a page names the homes it shows (auth.homes) and hears only about those.
+
+    With auth.seq (the cursor its results were made at) it is told `changed` if one of them has an
+    update after it: one the page missed while it loaded or was disconnected, as Socket.IO does not replay.
+    """
+    if _watch(auth_payload):
+        emit("changed")
+
+
+@socketio.on("watch", namespace=NAMESPACE)
+def on_watch(payload=None):
+    """A page that re-rendered its results names the homes it shows now; answers whether it missed any update."""
+    return _watch(payload)
+
+
+def _watch(payload) -> bool:
+    homes = payload.get("homes") if isinstance(payload, dict) else None
     if not isinstance(homes, list):
-        return
-    for home_id in homes[:WATCH_LIMIT]:
-        if isinstance(home_id, int) and not isinstance(home_id, bool):
-            join_room(f"home:{home_id}")
+        return False
+    wanted = {h for h in homes[:WATCH_LIMIT] if isinstance(h, int) and not isinstance(h, bool)}
+    for room in rooms(namespace=NAMESPACE):
+        if room.startswith("home:") and int(room[5:]) not in wanted:
+            leave_room(room)
+    for home_id in wanted:
+        join_room(f"home:{home_id}")
+    seq = payload.get("seq")
+    if not wanted or not isinstance(seq, int) or isinstance(seq, bool):
+        return False
+    latest = session.scalar(select(func.max(Update.seq)).where(Update.home_id.in_(wanted)))
+    return latest is not None and latest > seq
 
 
 def publish(row: Update) -> None:

@@ -13,19 +13,19 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from . import places, timefmt
 from .db import session
 from .extensions import socketio
 from .geocoding import Location
-from .models import BoardCursor, CareHome, Freshness, Offer, Update, freshness
+from .models import BoardCursor, CareHome, Freshness, Locality, Offer, Region, Update, freshness
 
 # Kinds of care in a family's words. A kind not listed here is not shown to the public: discharge to
 # assess beds are arranged by the NHS for a patient leaving hospital, not chosen by a family.
@@ -38,10 +38,14 @@ PUBLIC_KINDS = {
     "LD": "Learning disability care",
 }
 EARTH_KM = 6371.0088
+KM_PER_MILE = 1.609344
 RESULTS = 20  # homes with vacancies listed, nearest first
 OTHERS = 20  # homes nearby without a vacancy (full, closed or unverified), shown as such
 FURTHER = 5  # when none within the radius has one: the nearest further away that do
 PATCH_LIMIT = 500  # homes changed since the index was made; more, and a rebuild is as cheap
+# A region covers the box around its listed homes, widened by this much: a family just over its edge
+# still sees the homes near them; one further out is told the tracker does not cover where they are.
+COVERAGE_MARGIN_KM = 25
 
 
 @dataclass(frozen=True)
@@ -69,12 +73,27 @@ class PublicHome:
                 "kinds": [{"code": code, "name": PUBLIC_KINDS[code]} for code, _ in self.offers]}  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Area:
+    """Where a region's listed homes are, as a box in degrees, COVERAGE_MARGIN_KM included."""
+
+    region: str
+    south: float
+    north: float
+    west: float
+    east: float
+
+    def holds(self, where: Location) -> bool:
+        return self.south <= where.lat <= self.north and self.west <= where.lon <= self.east
+
+
 class Index:
     """An immutable snapshot of the public homes as arrays: replaced whole, never changed in place."""
 
-    def __init__(self, homes: list[PublicHome], seq: int):
+    def __init__(self, homes: list[PublicHome], seq: int, areas: tuple[Area, ...] = ()):
         self.homes = homes
         self.seq = seq
+        self.areas = areas  # the regions' boxes: refreshed by rebuilds, not patches
         self.built_at = time.monotonic()
         self.position = {home.id: i for i, home in enumerate(homes)}
         self.lat = np.radians([h.lat for h in homes]) if homes else np.zeros(0)
@@ -129,7 +148,7 @@ def current_index() -> Index:
     with _lock:  # one thread builds or patches; the others wait for it rather than each doing it again
         index = holder.get("index")
         if index is None or seq < index.seq:  # none yet, or the database was replaced under us
-            index = holder["index"] = Index(_public_homes(), seq)
+            index = holder["index"] = Index(_public_homes(), seq, _areas())
         elif index.seq < seq:
             # The history's primary key finds what changed; care_home.last_seq has no index.
             ids = session.scalars(select(Update.home_id).where(Update.seq > index.seq).distinct()).all()
@@ -138,7 +157,7 @@ def current_index() -> Index:
             if len(ids) <= PATCH_LIMIT and _patchable(index, changed) and not gone & index.position.keys():
                 index = holder["index"] = index.replaced(changed, seq)
             else:  # a home newly listed, just unlisted, or moved: start again
-                index = holder["index"] = Index(_public_homes(), seq)
+                index = holder["index"] = Index(_public_homes(), seq, _areas())
         return index
 
 
@@ -165,7 +184,7 @@ def rebuild() -> Index:
     """Build the index afresh from the database, as PUBLIC_INDEX_TTL_SECONDS' background rebuild does."""
     holder = current_app.extensions.setdefault("public_index", {})
     seq = session.scalar(select(BoardCursor.seq).where(BoardCursor.id == 1)) or 0
-    index = Index(_public_homes(), seq)  # read before the lock: searches go on meanwhile
+    index = Index(_public_homes(), seq, _areas())  # read before the lock: searches go on meanwhile
     with _lock:
         holder["index"] = index  # if updates committed since, the next search patches from `seq`
     session.remove()
@@ -206,6 +225,29 @@ def _public_homes(ids: list[int] | None = None) -> list[PublicHome]:
     ]  # fmt: skip
 
 
+def _areas() -> tuple[Area, ...]:
+    """Each region's box around its listed, placed homes: what the families' search covers."""
+    rows = session.execute(
+        select(Region.name, func.min(CareHome.latitude), func.max(CareHome.latitude), func.min(CareHome.longitude),
+               func.max(CareHome.longitude))
+        .join(Locality, Locality.region_id == Region.id)
+        .join(CareHome, CareHome.locality_id == Locality.id)
+        .where(CareHome.listed_publicly.is_(True), CareHome.latitude.is_not(None), CareHome.longitude.is_not(None))
+        .group_by(Region.id, Region.name)
+        .order_by(Region.name)
+    )  # fmt: skip
+    margin = np.degrees(COVERAGE_MARGIN_KM / EARTH_KM)
+    areas = []
+    for name, south, north, west, east in rows:
+        wide = margin / max(np.cos(np.radians(max(abs(south), abs(north)) + margin)), 0.01)
+        areas.append(Area(name, south - margin, north + margin, west - wide, east + wide))
+    return tuple(areas)
+
+
+def miles(km: float) -> float:
+    return km / KM_PER_MILE
+
+
 def public_home(home: CareHome) -> PublicHome:
     """The public part of a home already loaded (the live channel's, right after its update)."""
     return PublicHome(
@@ -227,6 +269,9 @@ class Results:
     others: list[dict]  # within the radius, offering the kind, but full, closed or unverified
     further: list[dict]  # only when `vacancies` is empty: the nearest with a vacancy beyond the radius
     now: datetime
+    seq: int = 0  # the board cursor the index was at: a live page asks what changed after it
+    regions: list[str] = field(default_factory=list)  # the regions the tracker covers, by name
+    covered: bool = True  # False: `origin` is outside every region, and nothing is listed
 
     def as_json(self) -> dict:
         return {
@@ -236,7 +281,10 @@ class Results:
             "care": self.care or None,
             "care_name": PUBLIC_KINDS.get(self.care, "Any kind of care"),
             "radius_km": self.radius_km,
+            "radius_miles": round(miles(self.radius_km)),
             "generated_at": self.now.isoformat(),
+            "covered": self.covered,
+            "regions_covered": self.regions,
             "results": self.vacancies,
             "without_vacancies": self.others,
             "further_away": self.further,
@@ -245,8 +293,9 @@ class Results:
 
 def search(origin: Location, care: str, radius_km: int, now: datetime, index: Index | None = None) -> Results:
     index = index or current_index()
-    if not index.homes:
-        return Results(origin, care, radius_km, [], [], [], now)
+    regions = [area.region for area in index.areas]
+    if not any(area.holds(origin) for area in index.areas):
+        return Results(origin, care, radius_km, [], [], [], now, index.seq, regions, covered=False)
     offers = index.offers[care]
     expire_after = current_app.config["EXPIRE_AFTER"]
     # Open, confirmed within EXPIRE_AFTER, and a bed of the kind free: only these count as available.
@@ -272,6 +321,8 @@ def search(origin: Location, care: str, radius_km: int, now: datetime, index: In
         [view(index.homes[i], *context, distance_km=float(distance[i])) for i in others],
         [view(index.homes[i], *context, distance_km=float(distance[i])) for i in further],
         now,
+        index.seq,
+        regions,
     )
 
 
@@ -331,4 +382,5 @@ def view(home: PublicHome, now: datetime, stale_after: timedelta, expire_after: 
     }
     if distance_km is not None:
         shown["distance_km"] = round(distance_km, 1)
+        shown["distance_miles"] = round(miles(distance_km), 1)
     return shown

@@ -27,25 +27,41 @@
     });
   }
 
+  // ---- after Search: the results heading (or the problem) has the focus, on the first screen --
+  // The form posts to #results, so without JavaScript the browser scrolls there and focuses the
+  // heading (tabindex=-1); this does the same for the problem and too-many-searches boxes.
+  if (location.hash === "#results") {
+    var first = document.getElementById("results") || document.querySelector(".error-summary");
+    if (first) first.focus();
+  }
+
   var dataEl = document.getElementById("public-data");
   if (!dataEl) return;
   var data = JSON.parse(dataEl.textContent);
+  var section = document.querySelector("section.results");
 
   // ---- the map: the list is complete without it ---------------------------------------------
   var mapEl = document.getElementById("map");
+  var map = null, pins = null;
   if (mapEl && window.L && data.tile_url) {
     mapEl.hidden = false;
-    var map = L.map(mapEl, { scrollWheelZoom: false });
+    map = L.map(mapEl, { scrollWheelZoom: false });
     map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
     L.tileLayer(data.tile_url, { maxZoom: 18, attribution: data.tile_attribution }).addTo(map);
+    pins = L.layerGroup().addTo(map);
+    placePins();
+  }
+  function placePins() {
+    if (!map) return;
+    pins.clearLayers();
     var bounds = [[data.origin.lat, data.origin.lon]];
     L.circleMarker([data.origin.lat, data.origin.lon], { radius: 8, color: "#005eb8" })
-      .bindTooltip(data.origin.label).addTo(map);
+      .bindTooltip(data.origin.label).addTo(pins);
     data.markers.forEach(function (home) {
-      var label = home.name + ", " + home.distance_km + " km: " + home.status_text;
+      var label = home.name + ", " + home.distance_km + " km (" + home.distance_miles + " miles): " + home.status_text;
       // Pictures, not controls: nearby homes' pins overlap (too small a target, WCAG 2.2), and the
-      // list below already holds everything a pin could say.
-      L.marker([home.lat, home.lon], { alt: label, interactive: false, keyboard: false }).addTo(map);
+      // list already holds everything a pin could say.
+      L.marker([home.lat, home.lon], { alt: label, interactive: false, keyboard: false }).addTo(pins);
       bounds.push([home.lat, home.lon]);
     });
     map.fitBounds(bounds, { padding: [24, 24], maxZoom: 14 });
@@ -64,57 +80,129 @@
     }
   }
   function refreshAges() {
-    document.querySelectorAll("time.ago").forEach(function (el) { el.textContent = ago(el.getAttribute("datetime")); });
+    var expired = false;
+    document.querySelectorAll("time.ago").forEach(function (el) {
+      var iso = el.getAttribute("datetime");
+      el.textContent = ago(iso);
+      var card = el.closest(".home-card");
+      // A home that stops confirming becomes "not confirmed" without any update to hear of.
+      if (card && /status-(vacancies|full)/.test(card.className) &&
+          (Date.now() - Date.parse(iso)) / 1000 >= data.expire_after) expired = true;
+    });
+    if (expired && socket) catchUp();
   }
   setInterval(refreshAges, 60000);
 
-  // ---- live: the homes on this page, as families may see them (docs/public-search.md) --------
-  var note = document.getElementById("live-note");
+  // ---- live: the page follows its homes, and re-asks for its results when one changes --------
+  // (docs/public-search.md). The server renders the results again, so the heading, the lists and
+  // "further away" always agree: a home that loses its last vacancy leaves the list it was in.
   var announce = document.getElementById("live-announce");
-  var shownAt = note ? note.innerHTML : "";
+  var socket = null;
   if (!window.io || !data.homes.length) return;
-  var socket = io("/public", { transports: ["websocket", "polling"], auth: { homes: data.homes } });
+  var state = "connecting", retryAt = 0, fetching = false, again = false, heard = {}, timer = null;
+
+  function hhmm(date) {
+    return date.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", timeZone: "Europe/London" });
+  }
+  function sayState() {
+    var note = document.getElementById("live-note");
+    if (!note || state === "connecting") return;  // the page's own "Shown at …, Refresh" stands
+    var shown = hhmm(new Date(data.generated_at));
+    if (state === "live") {
+      note.textContent = "These results update by themselves when a home's vacancies change. Last checked at " +
+        shown + ".";
+      return;
+    }
+    note.textContent = (state === "busy"
+      ? "This page is not updating: too many searches from your connection. It will try again at " + hhmm(new Date(retryAt)) + ". "
+      : "This page is not updating at the moment: the connection was lost, and it is trying to reconnect. ") +
+      "The results below are as they were at " + shown + ". ";
+    var refresh = document.createElement("a");
+    refresh.href = location.pathname + location.search + "#results";
+    refresh.textContent = "Refresh";
+    note.appendChild(refresh);
+  }
+
+  function catchUp() {
+    clearTimeout(timer);
+    timer = setTimeout(fetchResults, 300);  // several homes changing at once: one fetch
+  }
+  function fetchResults() {
+    if (fetching) { again = true; return; }
+    fetching = true;
+    fetch(location.pathname + location.search, { headers: { Accept: "text/html" }, cache: "no-store" })
+      .then(function (response) {
+        if (response.status === 429) {
+          var wait = parseInt(response.headers.get("Retry-After"), 10) || 60;
+          retryAt = Date.now() + wait * 1000;
+          state = "busy";
+          sayState();
+          setTimeout(function () { if (state === "busy") state = socket.connected ? "live" : "offline"; catchUp(); },
+            wait * 1000);
+          return null;
+        }
+        return response.ok ? response.text() : null;
+      })
+      .then(function (html) { if (html) render(new DOMParser().parseFromString(html, "text/html")); })
+      .catch(function () { /* offline: the socket's disconnect says so; its reconnect catches up */ })
+      .then(function () {
+        fetching = false;
+        if (again) { again = false; catchUp(); }
+      });
+  }
+
+  function render(doc) {
+    var fresh = doc.querySelector("section.results"), freshData = doc.getElementById("public-data");
+    if (!fresh || !freshData) return;
+    var focused = document.activeElement, focusedHome = null, hadFocus = section.contains(focused);
+    if (hadFocus && focused.closest(".home-card")) focusedHome = focused.closest(".home-card").getAttribute("data-home-id");
+    var placeholder = fresh.querySelector("#map");
+    if (placeholder && mapEl) placeholder.replaceWith(mapEl);  // the same Leaflet map, moved in
+    section.replaceChildren.apply(section, Array.prototype.slice.call(fresh.childNodes));
+    data = JSON.parse(freshData.textContent);
+    placePins();
+
+    var said = [];
+    Object.keys(heard).forEach(function (id) {
+      var card = section.querySelector('.home-card[data-home-id="' + id + '"]');
+      if (card) {
+        card.classList.add("changed");
+        said.push(heard[id] + ": " + card.querySelector(".tag").textContent.toLowerCase() + ".");
+      } else {
+        said.push(heard[id] + ": no longer in these results.");
+      }
+    });
+    heard = {};
+    var heading = document.getElementById("results").textContent.replace(/\s+/g, " ").trim();
+    if (said.length) announce.textContent = said.join(" ") + " " + heading + ".";
+    if (hadFocus) {
+      var back = focusedHome && section.querySelector('.home-card[data-home-id="' + focusedHome + '"] a');
+      (back || document.getElementById("results")).focus();
+    }
+    sayState();
+    if (String(data.homes) !== String(watching)) {
+      watching = data.homes;
+      socket.emit("watch", { homes: watching, seq: data.seq }, function (missed) { if (missed) catchUp(); });
+    }
+  }
+
+  var watching = data.homes;
+  // auth is read at every (re)connect: the homes shown now, and the cursor they were made at.
+  socket = io("/public", {
+    transports: ["websocket", "polling"],
+    auth: function (send) { send({ homes: watching, seq: data.seq }); },
+  });
   socket.on("connect", function () {
-    note.textContent = "These results update by themselves when a home's vacancies change.";
+    if (state !== "busy") state = "live";
+    sayState();
   });
   socket.on("disconnect", function () {
-    note.innerHTML = shownAt;  // as of when the page was made, with its Refresh link
+    if (state !== "busy") state = "offline";
+    sayState();
   });
+  socket.on("changed", catchUp);  // an update this page missed while it loaded or was disconnected
   socket.on("home", function (home) {
-    var card = document.querySelector('.home-card[data-home-id="' + home.id + '"]');
-    if (!card) return;
-    var status = home.status;
-    var words = home.status_text;
-    var free = home.vacancies.some(function (v) { return !data.care || v.code === data.care; });
-    if (status === "vacancies" && !free) {
-      status = "full";
-      words = "No vacancies for " + data.care_name;
-    }
-    card.className = "home-card status-" + status + " changed";
-    var tag = card.querySelector(".tag");
-    tag.className = "tag tag-" + status;
-    tag.textContent = words;
-    var kinds = card.querySelector(".home-kinds");
-    kinds.textContent = "";
-    if (home.vacancies.length) {
-      kinds.appendChild(document.createTextNode("Vacancies for: "));
-      home.vacancies.forEach(function (v) {
-        var chip = document.createElement("span");
-        chip.className = "chip has-beds" + (v.code === data.care ? " chosen" : "");
-        chip.textContent = v.name + (v.beds === null ? "" : ": " + v.beds + (v.beds === 1 ? " bed" : " beds"));
-        kinds.appendChild(chip);
-      });
-    } else {
-      kinds.textContent = "Offers: " + home.kinds.map(function (k) { return k.name; }).join(", ") +
-        (status === "full" ? "; no beds free now" : "");
-    }
-    var updated = card.querySelector(".home-updated");
-    updated.textContent = "The home last confirmed this ";
-    var when = document.createElement("time");
-    when.className = "ago";
-    when.setAttribute("datetime", home.confirmed_at);
-    when.textContent = ago(home.confirmed_at);
-    updated.appendChild(when);
-    announce.textContent = home.name + ": " + words.toLowerCase() + ", confirmed just now.";
+    heard[home.id] = home.name;
+    catchUp();
   });
 })();
