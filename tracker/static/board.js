@@ -142,7 +142,8 @@
     queueRender();
   }
   showLiveness();
-  socket.on("connect", function () { connected = true; heard(); showLiveness(); });
+  // Not live yet on connect: only once caught up (socket.io may even deliver the catch-up first).
+  socket.on("connect", function () { connected = true; heard(); });
   socket.on("disconnect", function () { connected = false; lose(); });
   socket.on("connect_error", function (err) {
     if (err && err.message && err.message.indexOf("Sign in") === 0) {
@@ -273,21 +274,31 @@
   function localTime(iso) {
     return new Date(iso).toLocaleString("en-GB", { timeZone: "Europe/London", weekday: "short", hour: "2-digit", minute: "2-digit" });
   }
-  // Dates and times as people write them, in UK time: "14:05", "Mon 14:05", "8 Dec", "8 Dec 2027".
+  // Dates and times as people write them, in UK time whatever the browser's zone (as tracker/timefmt.py).
   var LONDON = "Europe/London";
+  var londonFormat = new Intl.DateTimeFormat("en-GB", {
+    timeZone: LONDON, weekday: "long", day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+  });
+  function londonParts(ms) {
+    var o = {};
+    londonFormat.formatToParts(new Date(ms)).forEach(function (p) { o[p.type] = p.value; });
+    return o;
+  }
   function londonDay(ms) { return new Date(ms).toLocaleDateString("en-CA", { timeZone: LONDON }); }  // 2026-11-30
-  function clockTime(ms) {
-    var hm = new Date(ms).toLocaleTimeString("en-GB", { timeZone: LONDON, hour: "2-digit", minute: "2-digit" });
+  function clockTime(ms) {  // "14:05" today, "Mon 23 Nov 14:05" before
+    var o = londonParts(ms), hm = o.hour + ":" + o.minute;
     if (londonDay(ms) === londonDay(Date.now() + clockOffset)) return hm;
-    return new Date(ms).toLocaleDateString("en-GB", { timeZone: LONDON, weekday: "short", day: "numeric", month: "short" }) + " " + hm;
+    return o.weekday.slice(0, 3) + " " + o.day + " " + o.month.slice(0, 3) + " " + hm;
   }
-  function exactTime(iso) {
-    return new Date(iso).toLocaleString("en-GB", { timeZone: LONDON, weekday: "long", day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit" });
+  function exactTime(iso) {  // "14:05 on Monday 23 November 2026"
+    var o = londonParts(Date.parse(iso));
+    return o.hour + ":" + o.minute + " on " + o.weekday + " " + o.day + " " + o.month + " " + o.year;
   }
-  function dayMonth(isoDate, now) {  // a calendar date ("2026-12-08"): no time zone to convert
+  function dayMonth(isoDate, now) {  // a calendar date ("2026-12-08" -> "8 Dec"): no time zone to convert
     var parts = isoDate.split("-").map(Number), day = Date.UTC(parts[0], parts[1] - 1, parts[2]);
-    var today = Date.parse(londonDay(now)), far = Math.abs(day - today) > 180 * 86400000;
-    return new Date(day).toLocaleDateString("en-GB", { timeZone: "UTC", day: "numeric", month: "short", year: far ? "numeric" : undefined });
+    var month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][parts[1] - 1];
+    var far = Math.abs(day - Date.parse(londonDay(now))) > 180 * 86400000;  // the year, when it is not obvious
+    return parts[2] + " " + month + (far ? " " + parts[0] : "");
   }
   function reopens(isoDate, now) {
     var today = londonDay(now);
