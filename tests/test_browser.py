@@ -25,6 +25,7 @@ from tracker import auth, chasing, create_app, links
 from tracker.auth import hash_password
 from tracker.db import session
 from tracker.models import CareHome, Channel, Hospital, Locality, Offer, Region, Role, User
+from tracker.timefmt import LONDON
 from tracker.vacancies import Change, record_update
 
 from .conftest import PASSWORD, SECRET
@@ -175,8 +176,11 @@ def test_a_manager_update_appears_on_an_open_board_without_reload(server, browse
     expect(board.locator("#totals")).to_have_text("1 home shown. Beds free (open, verified): Residential 1 · Nursing 2")
     assert board.evaluate("window.__notReloaded") is True
 
+    board.select_option("select[name=kind]", "NUR")  # the totals follow the kind of care asked for
+    expect(board.locator("#totals")).to_have_text("1 home shown. Beds free (open, verified): Nursing 2")
 
-def test_the_form_works_with_javascript_off(server, browser):
+
+def test_the_form_works_and_the_board_says_one_clear_thing_with_javascript_off(server, browser):
     base, link = server.base, server.link
     context = browser.new_context(java_script_enabled=False, viewport={"width": 360, "height": 740})
     phone = context.new_page()
@@ -188,6 +192,13 @@ def test_the_form_works_with_javascript_off(server, browser):
     phone.click("button.button-wide[value=save]")
     expect(phone.locator("h1")).to_have_text("Recorded")
     expect(phone.locator(".summary")).to_contain_text("Nursing3 free")
+
+    board = signed_in_board(context, base)
+    expect(board.locator("main .banner")).to_have_count(1)
+    expect(board.locator("main .banner")).to_contain_text("The live board needs JavaScript")
+    for shown_only_with_javascript in ("#live-status", "#filters-box", "#totals", ".board-table", ".legend"):
+        expect(board.locator(shown_only_with_javascript)).to_be_hidden()
+    expect(board.locator("#export-link")).to_be_visible()  # what works without it
     context.close()
 
 
@@ -360,3 +371,24 @@ def test_a_board_that_hears_nothing_for_three_ticks_stops_claiming_to_be_live(se
     expect(banner).to_be_hidden()  # the good news goes once read
     expect(board.locator("#live-status")).to_have_text("Live")
     context.close()
+
+
+def test_dates_read_as_people_write_them_and_the_exact_time_is_one_tap_away(server, browser):
+    reopens = datetime.now(LONDON).date() + timedelta(days=8)  # near enough that nobody writes the year
+    home = home_id(server, "Polwithen Nursing Home")
+    with server.app.app_context():
+        record_update(home, Change(counts={"NUR": 2, "RES": 1}), channel=Channel.SMS, actor="t")
+        closed = Change(counts={"NUR": 0, "RES": 0}, admissions="closed", closed_reason="Norovirus", reopens_on=reopens)
+        confirmed = record_update(home, closed, channel=Channel.SMS, actor="t").recorded_at
+        session.remove()
+    board = signed_in_board(browser, server.base)
+    row = board.locator("tr[data-home-id]", has_text="Polwithen Nursing Home")
+    expect(row.locator(".admissions .sub")).to_have_text(f"Norovirus · reopens {reopens.day} {reopens:%b}")
+
+    exact = confirmed.astimezone(LONDON)
+    expect(row.locator("time.age")).to_have_attribute("datetime", confirmed.isoformat())
+    row.locator(".age-button").click()
+    expect(row.locator(".exact")).to_have_text(f"{exact:%H:%M} on {exact:%A} {exact.day} {exact:%B %Y}")
+    expect(row.locator(".age-button")).to_have_attribute("aria-expanded", "true")
+    row.locator(".age-button").click()
+    expect(row.locator(".exact")).to_have_count(0)

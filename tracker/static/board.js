@@ -117,11 +117,11 @@
     showLiveness(recovered);
   }
   function showLiveness(recovered) {
-    var live = isLive();
-    document.body.dataset.live = live ? "yes" : (seq === null && !signedOut ? "connecting" : "no");
+    var live = isLive(), state = live ? "live" : lostAt !== null ? "offline" : "connecting";
+    document.body.dataset.live = live ? "yes" : lostAt !== null ? "no" : "connecting";
     statusEl.hidden = false;
-    statusEl.dataset.state = live ? "live" : (seq === null && !signedOut && lostAt === null ? "connecting" : "offline");
-    statusEl.textContent = live ? "Live" : (statusEl.dataset.state === "connecting" ? "Connecting…" : "Not live");
+    statusEl.dataset.state = state;
+    statusEl.textContent = { live: "Live", offline: "Not live", connecting: "Connecting…" }[state];
     clearTimeout(recoveredTimer);
     bannerEl.className = "live-banner";
     bannerEl.replaceChildren();
@@ -154,7 +154,11 @@
     showLiveness();
   });
   window.addEventListener("offline", function () { if (lostAt !== null) showLiveness(); else lose(); });
-  window.addEventListener("online", function () { if (lostAt !== null) showLiveness(); });
+  window.addEventListener("online", function () {
+    if (lostAt === null) return;
+    showLiveness();
+    if (connected) socket.emit("replay", { since: seq });  // the socket may have outlived the blip: ask if we missed anything
+  });
   // A connection can die without saying so (a sleeping laptop, a proxy, a hung server): the tick
   // every tick_s seconds is the heartbeat. After two quiet ticks ask the server (a replay answers
   // with a tick, so a board stays live even if ticks stop); after three, stop claiming to be live
@@ -366,7 +370,7 @@
     var maxKm = parseFloat(p.get("max_km") || ""), sort = p.get("sort") || "distance";
     var opt = form.elements.from.selectedOptions[0];
     var origin = opt && opt.value ? { lat: parseFloat(opt.dataset.lat), lon: parseFloat(opt.dataset.lon) } : null;
-    var now = Date.now() + clockOffset, live = isLive();
+    var now = Date.now() + clockOffset, live = lostAt === null;  // a first snapshot is current before its tick
 
     var shown = [];
     homes.forEach(function (h) {
