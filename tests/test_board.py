@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from tracker import auth, links
@@ -48,6 +51,13 @@ def test_the_board_page_loads_for_a_coordinator(signed_in):
     assert "Live board" in page and "socket.io.min.js" in page and "West Cornwall Hospital" in page
 
 
+def test_the_page_tells_the_board_how_often_to_expect_a_tick(signed_in, app):
+    app.config["BOARD_TICK_SECONDS"] = 7
+    page = signed_in.get("/board").get_data(as_text=True)
+    data = json.loads(re.search(r'<script id="board-data" type="application/json">(.*?)</script>', page).group(1))
+    assert data["tick_s"] == 7
+
+
 def test_a_board_gets_a_snapshot_on_connect(board_client, make_home):
     home = make_home()
     record_update(home.id, Change(counts={"NUR": 2, "RES": 1}), channel=Channel.SMS, actor="t")
@@ -60,6 +70,7 @@ def test_a_board_gets_a_snapshot_on_connect(board_client, make_home):
     assert row["confirmed_via"] == "sms" and row["admissions"] == "open"
     assert [k["code"] for k in snap["kinds"]][:2] == ["RES", "NUR"]
     assert snap["stale_after_s"] == 24 * 3600 and snap["expire_after_s"] == 72 * 3600
+    assert snap["tick_s"] == 10  # BOARD_TICK_SECONDS: boards judge their own liveness by it
 
 
 def test_a_form_post_reaches_a_connected_board(board_client, make_home, app):
@@ -84,15 +95,16 @@ def test_a_reconnecting_board_gets_exactly_what_it_missed_in_order(board_client,
 
     again = board_client(auth={"since": seen})
     events = again.get_received("/board")
-    assert [e["name"] for e in events] == ["update", "update", "update"]
-    assert [e["args"][0]["seq"] for e in events] == [2, 3, 4]
-    assert [e["args"][0]["home"]["kinds"]["NUR"]["available"] for e in events] == [2, 3, 4]
+    assert [e["name"] for e in events] == ["update", "update", "update", "tick"]
+    assert [e["args"][0]["seq"] for e in events] == [2, 3, 4, 4]  # the tick: caught up with 4
+    assert [e["args"][0]["home"]["kinds"]["NUR"]["available"] for e in events[:3]] == [2, 3, 4]
 
 
-def test_a_board_up_to_date_gets_nothing_on_reconnect(board_client, make_home):
+def test_a_board_up_to_date_gets_only_the_tick_that_says_so_on_reconnect(board_client, make_home):
     home = make_home()
     record_update(home.id, Change(counts={"NUR": 1}), channel=Channel.WEB, actor="t")
-    assert board_client(auth={"since": 1}).get_received("/board") == []
+    events = board_client(auth={"since": 1}).get_received("/board")
+    assert [(e["name"], e["args"][0]) for e in events] == [("tick", {"seq": 1})]
 
 
 @pytest.mark.parametrize("since", [-1, 99, "1", None, True])
@@ -100,7 +112,7 @@ def test_a_board_with_an_unusable_cursor_gets_a_snapshot(board_client, make_home
     home = make_home()
     record_update(home.id, Change(counts={"NUR": 1}), channel=Channel.WEB, actor="t")
     events = board_client(auth={"since": since}).get_received("/board")
-    assert [e["name"] for e in events] == ["snapshot"]
+    assert [e["name"] for e in events] == ["snapshot", "tick"]
 
 
 def test_a_board_too_far_behind_gets_a_snapshot_instead(board_client, make_home, app):
@@ -108,8 +120,8 @@ def test_a_board_too_far_behind_gets_a_snapshot_instead(board_client, make_home,
     home = make_home()
     for beds in (1, 2, 3):
         record_update(home.id, Change(counts={"NUR": beds}), channel=Channel.WEB, actor="t")
-    assert [e["name"] for e in board_client(auth={"since": 0}).get_received("/board")] == ["snapshot"]
-    assert [e["name"] for e in board_client(auth={"since": 1}).get_received("/board")] == ["update", "update"]
+    assert [e["name"] for e in board_client(auth={"since": 0}).get_received("/board")] == ["snapshot", "tick"]
+    assert [e["name"] for e in board_client(auth={"since": 1}).get_received("/board")] == ["update", "update", "tick"]
 
 
 def test_a_board_that_sees_a_gap_asks_for_a_replay(board_client, make_home):
@@ -120,7 +132,8 @@ def test_a_board_that_sees_a_gap_asks_for_a_replay(board_client, make_home):
         record_update(home.id, Change(counts={"NUR": beds}), channel=Channel.WEB, actor="t")
     board.get_received("/board")
     board.emit("replay", {"since": 1}, namespace="/board")
-    assert [u["seq"] for u in received(board, "update")] == [2, 3]
+    events = board.get_received("/board")
+    assert [(e["name"], e["args"][0]["seq"]) for e in events] == [("update", 2), ("update", 3), ("tick", 3)]
 
 
 def test_a_machine_client_connects_with_an_api_token(app, make_home):
@@ -200,7 +213,10 @@ def test_a_regional_replay_sends_only_that_region(board_client, two_regions):
     record(devon, 2)
     record(cornwall, 3)
     events = board_client(auth={"region": region, "since": 1}).get_received("/board")
-    assert [(e["name"], e["args"][0]["seq"], e["args"][0]["prev"]) for e in events] == [("update", 3, 1)]
+    assert [(e["name"], e["args"][0]["seq"], e["args"][0].get("prev")) for e in events] == [
+        ("update", 3, 1),
+        ("tick", 3, None),  # the region's own cursor
+    ]
 
 
 def test_a_cursor_from_another_stream_gets_a_snapshot(board_client, two_regions):
@@ -210,7 +226,7 @@ def test_a_cursor_from_another_stream_gets_a_snapshot(board_client, two_regions)
     record(cornwall, 3)
     # seq 2 belongs to Devon: replaying Cornwall "since 2" could never chain, so start afresh.
     events = board_client(auth={"region": cornwall.locality.region_id, "since": 2}).get_received("/board")
-    assert [e["name"] for e in events] == ["snapshot"]
+    assert [e["name"] for e in events] == ["snapshot", "tick"]
 
 
 @pytest.mark.parametrize("region", [999, "Cornwall", 1.5])
@@ -300,9 +316,9 @@ def test_a_reused_snapshot_is_followed_by_the_updates_since_it(board_client, mak
 
     events = board_client(auth={"region": "all"}).get_received("/board")
 
-    assert [e["name"] for e in events] == ["snapshot", "update", "update"]
+    assert [e["name"] for e in events] == ["snapshot", "update", "update", "tick"]
     assert events[0]["args"][0]["seq"] == first["seq"] == 1
-    assert [e["args"][0]["seq"] for e in events[1:]] == [2, 3]
+    assert [e["args"][0]["seq"] for e in events[1:]] == [2, 3, 3]
     assert events[2]["args"][0]["home"]["kinds"]["NUR"]["available"] == 3
 
 

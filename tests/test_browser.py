@@ -4,22 +4,28 @@ in another page changes without a reload."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select
 
-from tracker import chasing, create_app, links
+from tracker import auth, chasing, create_app, links
 from tracker.auth import hash_password
 from tracker.db import session
 from tracker.models import CareHome, Channel, Hospital, Locality, Offer, Region, Role, User
+from tracker.timefmt import LONDON
 from tracker.vacancies import Change, record_update
 
 from .conftest import PASSWORD, SECRET
@@ -41,13 +47,53 @@ CHROMIUM_FLAGS = [
 ]
 
 
+class Tracker:
+    """`python -m tracker` in its own process group (gunicorn and its worker), which a test can crash,
+    freeze and start again on the same port and database."""
+
+    def __init__(self, env: dict, log: Path):
+        self.env, self.log, self.process = env, log, None
+        self.base = f"http://127.0.0.1:{env['PORT']}"
+
+    def start(self) -> None:
+        with open(self.log, "a") as out:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tracker"], cwd=ROOT, env=self.env, stdout=out, stderr=out,
+                start_new_session=True,
+            )  # fmt: skip
+        wait_until_healthy(self.base, self.process, self.log)
+
+    def signal(self, sig: int) -> None:
+        os.killpg(self.process.pid, sig)
+
+    def crash(self) -> None:
+        """Gone at once, as a crashed server or a dropped network: its sockets close under the boards."""
+        self.signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.signal(signal.SIGCONT)  # a frozen server cannot stop
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@dataclasses.dataclass
+class Served:
+    base: str
+    link: str  # the first home's form
+    tracker: Tracker
+    app: Flask  # on the same database, to write what the server does not see (and so never announces)
+
+
 @contextlib.contextmanager
-def serve(migrated_sqlite, tmp_path, more_homes=None):
+def serve(migrated_sqlite, tmp_path, more_homes=None, **settings):
     """The tracker in its own process, as `make run` serves it, on a prepared database."""
     db_file = tmp_path / "tracker.db"
     shutil.copy(migrated_sqlite, db_file)
     env = {**os.environ, "TRACKER_ENV": "test", "SECRET_KEY": SECRET, "DATABASE_URL": f"sqlite:///{db_file}"}
     env["PORT"] = str(free_port())
+    env.update(settings)
 
     app = create_app(env)
     with app.app_context():
@@ -74,16 +120,12 @@ def serve(migrated_sqlite, tmp_path, more_homes=None):
         session.remove()
     app.extensions["engine"].dispose()
 
-    log = tmp_path / "server.log"
-    with open(log, "w") as out:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen([sys.executable, "-m", "tracker"], cwd=ROOT, env=env, stdout=out, stderr=out)
-    base = f"http://127.0.0.1:{env['PORT']}"
+    tracker = Tracker(env, tmp_path / "server.log")
+    tracker.start()
     try:
-        wait_until_healthy(base, process, log)
-        yield base, link
+        yield Served(tracker.base, link, tracker, app)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        tracker.stop()
 
 
 @pytest.fixture
@@ -111,7 +153,7 @@ def signed_in_board(browser, base):
 
 
 def test_a_manager_update_appears_on_an_open_board_without_reload(server, browser):
-    base, link = server
+    base, link = server.base, server.link
     board = signed_in_board(browser, base)
     expect(board.locator("#live-status")).to_have_text("Live")
     row = board.locator("tr[data-home-id]", has_text="Polwithen Nursing Home")
@@ -134,9 +176,12 @@ def test_a_manager_update_appears_on_an_open_board_without_reload(server, browse
     expect(board.locator("#totals")).to_have_text("1 home shown. Beds free (open, verified): Residential 1 · Nursing 2")
     assert board.evaluate("window.__notReloaded") is True
 
+    board.select_option("select[name=kind]", "NUR")  # the totals follow the kind of care asked for
+    expect(board.locator("#totals")).to_have_text("1 home shown. Beds free (open, verified): Nursing 2")
 
-def test_the_form_works_with_javascript_off(server, browser):
-    base, link = server
+
+def test_the_form_works_and_the_board_says_one_clear_thing_with_javascript_off(server, browser):
+    base, link = server.base, server.link
     context = browser.new_context(java_script_enabled=False, viewport={"width": 360, "height": 740})
     phone = context.new_page()
     phone.goto(base + link)
@@ -147,6 +192,13 @@ def test_the_form_works_with_javascript_off(server, browser):
     phone.click("button.button-wide[value=save]")
     expect(phone.locator("h1")).to_have_text("Recorded")
     expect(phone.locator(".summary")).to_contain_text("Nursing3 free")
+
+    board = signed_in_board(context, base)
+    expect(board.locator("main .banner")).to_have_count(1)
+    expect(board.locator("main .banner")).to_contain_text("The live board needs JavaScript")
+    for shown_only_with_javascript in ("#live-status", "#filters-box", "#totals", ".board-table", ".legend"):
+        expect(board.locator(shown_only_with_javascript)).to_be_hidden()
+    expect(board.locator("#export-link")).to_be_visible()  # what works without it
     context.close()
 
 
@@ -167,8 +219,8 @@ def test_numbers_nobody_confirmed_for_three_days_are_shown_unverified_and_never_
         session.commit()
         chasing.run_pass(now)  # escalated: nobody can be texted
 
-    with serve(migrated_sqlite, tmp_path, old_and_silent) as (base, _link):
-        board = signed_in_board(browser, base)
+    with serve(migrated_sqlite, tmp_path, old_and_silent) as served:
+        board = signed_in_board(browser, served.base)
         old = board.locator("tr[data-home-id]", has_text="Trevose House")
         recent = board.locator("tr[data-home-id]", has_text="Carn Brea Lodge")
         expect(old.locator(".unverified")).to_have_text("Unverified: not counted")
@@ -188,8 +240,8 @@ def test_the_locality_filter_offers_only_the_watched_regions_localities(migrated
         session.add(Locality(name="Plymouth", region=Region(name="Devon")))
         session.commit()
 
-    with serve(migrated_sqlite, tmp_path, another_region) as (base, _link):
-        board = signed_in_board(browser, base)  # Pat's hospital is in Cornwall: the board watches it
+    with serve(migrated_sqlite, tmp_path, another_region) as served:
+        board = signed_in_board(browser, served.base)  # Pat's hospital is in Cornwall: the board watches it
         plymouth = board.locator("select[name=locality] option", has_text="Plymouth")
         expect(plymouth).to_be_disabled()
         board.select_option("select[name=region]", "all")
@@ -199,3 +251,144 @@ def test_the_locality_filter_offers_only_the_watched_regions_localities(migrated
         board.select_option("select[name=region]", cornwall)
         expect(board.locator("select[name=locality]")).to_have_value("")  # Plymouth is not in Cornwall
         assert "locality=" not in board.url
+
+
+# ---- whether the board is live, in the browser's own board.js ---------------------------------
+
+
+def eighty_homes_and_a_token(tokens):
+    def more_homes(west):
+        for n in range(1, 80):
+            home = CareHome(name=f"Trevarno House {n:02}", locality=west, latitude=50.2 + n / 100, longitude=-5.4)
+            home.offers = [Offer(kind_code="NUR", capacity=20, position=0)]
+            session.add(home)
+        session.commit()
+        tokens.append(auth.create_token("Ward system", Role.COORDINATOR))
+
+    return more_homes
+
+
+def home_id(served, name):
+    with served.app.app_context():
+        try:
+            return session.scalars(select(CareHome.id).where(CareHome.name == name)).one()
+        finally:
+            session.remove()
+
+
+def record_unannounced(served, name, beds):
+    """An update written beside the server, which therefore never announces it: the message a board misses."""
+    with served.app.app_context():
+        try:
+            record_update(home_id(served, name), Change(counts={"NUR": beds}), channel=Channel.SMS, actor="t")
+        finally:
+            session.remove()
+
+
+def record_through_the_server(served, token, name, beds):
+    request = urllib.request.Request(
+        f"{served.base}/api/v1/homes/{home_id(served, name)}/updates",
+        data=json.dumps({"counts": {"NUR": beds}}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
+
+
+def in_view(page, locator):
+    box, height = locator.bounding_box(), page.viewport_size["height"]
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height
+
+
+def test_a_board_that_lost_its_connection_says_so_in_view_and_replays_what_it_missed(
+    migrated_sqlite, tmp_path, browser
+):
+    tokens = []
+    with serve(migrated_sqlite, tmp_path, eighty_homes_and_a_token(tokens)) as served:
+        board = signed_in_board(browser, served.base)
+        banner, status = board.locator("#live-banner"), board.locator("#live-status")
+        polwithen = board.locator("tr[data-home-id]", has_text="Polwithen Nursing Home")
+        far = board.locator("tr[data-home-id]", has_text="Trevarno House 79")
+        expect(board.locator("tr[data-home-id]")).to_have_count(80)
+        expect(status).to_have_text("Live")
+        record_through_the_server(served, tokens[0], "Polwithen Nursing Home", 2)
+        expect(polwithen.locator("[data-kind=NUR]")).to_have_text("NUR 2/30")
+        expect(polwithen.locator(".age")).to_have_text("just now")
+        expect(banner).to_be_hidden()
+
+        served.tracker.crash()
+        not_live = re.compile(r"^Not live since \d\d:\d\d — numbers may have changed; reconnecting…")
+        expect(banner).to_contain_text(not_live)
+        expect(status).to_have_text("Not live")
+        expect(board.locator("body")).to_have_attribute("data-live", "no")
+        expect(polwithen.locator("td").first).to_have_css("filter", "grayscale(1)")  # dimmed, no green
+        # Not "just now" any more: the time it was confirmed, exact to the minute on hover.
+        expect(polwithen.locator(".age")).to_have_text(re.compile(r"^at \d\d:\d\d$"))
+        expect(polwithen.locator("time.age")).to_have_attribute(
+            "title", re.compile(r"^\d\d:\d\d on \w+day \d+ \w+ \d{4}$")
+        )
+        expect(board.locator("#totals")).to_contain_text(re.compile(r"^As of \d\d:\d\d: 80 homes shown"))
+        far.scroll_into_view_if_needed()
+        assert board.evaluate("window.scrollY") > 1000  # eighty rows down
+        assert in_view(board, banner) and in_view(board, board.locator("th", has_text="Beds free"))
+        assert in_view(board, status)
+
+        record_unannounced(served, "Polwithen Nursing Home", 3)
+        record_unannounced(served, "Trevarno House 79", 4)
+        served.tracker.start()
+        expect(banner).to_have_text("Live again — caught up", timeout=15_000)
+        expect(polwithen.locator("[data-kind=NUR]")).to_have_text("NUR 3/30")
+        expect(far.locator("[data-kind=NUR]")).to_have_text("NUR 4/20")
+        expect(status).to_have_text("Live")
+        expect(board.locator("body")).to_have_attribute("data-live", "yes")
+        expect(polwithen.locator(".age")).to_have_text("just now")
+
+        # A message lost on the way (written beside the server): the next update names it as its
+        # `prev`, so the board holds that one, asks for a replay, and shows both.
+        record_unannounced(served, "Trevarno House 78", 5)
+        record_through_the_server(served, tokens[0], "Polwithen Nursing Home", 1)
+        expect(board.locator("tr[data-home-id]", has_text="Trevarno House 78").locator("[data-kind=NUR]")).to_have_text(
+            "NUR 5/20"
+        )
+        expect(polwithen.locator("[data-kind=NUR]")).to_have_text("NUR 1/30")
+
+
+def test_a_board_that_hears_nothing_for_three_ticks_stops_claiming_to_be_live(server, browser):
+    context = browser.new_context()
+    context.clock.install()  # time runs as usual until the test jumps it
+    board = signed_in_board(context, server.base)
+    banner = board.locator("#live-banner")
+    expect(board.locator("#live-status")).to_have_text("Live")
+
+    server.tracker.signal(signal.SIGSTOP)  # hung: the connection stays open, nothing arrives on it
+    board.clock.fast_forward("00:31")  # three ticks of BOARD_TICK_SECONDS (10 s) and a second
+    expect(banner).to_contain_text(re.compile(r"^Not live since \d\d:\d\d — numbers may have changed"))
+    expect(board.locator("body")).to_have_attribute("data-live", "no")
+
+    server.tracker.signal(signal.SIGCONT)
+    expect(banner).to_have_text("Live again — caught up", timeout=15_000)
+    board.clock.fast_forward("00:06")
+    expect(banner).to_be_hidden()  # the good news goes once read
+    expect(board.locator("#live-status")).to_have_text("Live")
+    context.close()
+
+
+def test_dates_read_as_people_write_them_and_the_exact_time_is_one_tap_away(server, browser):
+    reopens = datetime.now(LONDON).date() + timedelta(days=8)  # near enough that nobody writes the year
+    home = home_id(server, "Polwithen Nursing Home")
+    with server.app.app_context():
+        record_update(home, Change(counts={"NUR": 2, "RES": 1}), channel=Channel.SMS, actor="t")
+        closed = Change(counts={"NUR": 0, "RES": 0}, admissions="closed", closed_reason="Norovirus", reopens_on=reopens)
+        confirmed = record_update(home, closed, channel=Channel.SMS, actor="t").recorded_at
+        session.remove()
+    board = signed_in_board(browser, server.base)
+    row = board.locator("tr[data-home-id]", has_text="Polwithen Nursing Home")
+    expect(row.locator(".admissions .sub")).to_have_text(f"Norovirus · reopens {reopens.day} {reopens:%b}")
+
+    exact = confirmed.astimezone(LONDON)
+    expect(row.locator("time.age")).to_have_attribute("datetime", confirmed.isoformat())
+    row.locator(".age-button").click()
+    expect(row.locator(".exact")).to_have_text(f"{exact:%H:%M} on {exact:%A} {exact.day} {exact:%B %Y}")
+    expect(row.locator(".age-button")).to_have_attribute("aria-expanded", "true")
+    row.locator(".age-button").click()
+    expect(row.locator(".exact")).to_have_count(0)

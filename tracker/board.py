@@ -71,9 +71,11 @@ def page():
 
 
 def board_config() -> dict:
+    """What a board needs to judge ages and its own liveness, sent with the page and every snapshot."""
     return {
         "stale_after_s": int(current_app.config["STALE_AFTER"].total_seconds()),
         "expire_after_s": int(current_app.config["EXPIRE_AFTER"].total_seconds()),
+        "tick_s": current_app.config["BOARD_TICK_SECONDS"],
     }
 
 
@@ -297,6 +299,9 @@ def catch_up(since, region_id: int | None) -> None:
     # cleared one is among the rows sent).
     if flags := _flags(region_id):
         emit("flags", {"homes": flags}, to=request.sid)
+    # The end of the catch-up: a board whose cursor reached this seq knows it is current, and can
+    # tell whoever is looking that it is live again.
+    emit("tick", {"seq": latest_seq(region_id)}, to=request.sid)
 
 
 def _flags(region_id: int | None) -> dict[str, str]:

@@ -6,6 +6,12 @@
   var rowsEl = document.getElementById("board-rows");
   var totalsEl = document.getElementById("totals");
   var statusEl = document.getElementById("live-status");
+  document.querySelectorAll("[data-needs-js]").forEach(function (e) { e.hidden = false; });
+  // The column headings stick just below the header (which sticks too), however tall it wraps.
+  var header = document.querySelector(".site-header");
+  new ResizeObserver(function () {
+    document.documentElement.style.setProperty("--board-header-height", header.offsetHeight + "px");
+  }).observe(header);
 
   var homes = new Map();      // id -> home, as in the snapshot, merged with updates
   var kinds = [];             // [{code, name}] in display order
@@ -82,25 +88,95 @@
     watching = streamRegion();
     seq = null; homes = new Map(); pending.clear(); early = [];
     rowsEl.replaceChildren();
-    socket.disconnect().connect();
+    socket.disconnect();
+    lostAt = null; caughtUp = false;          // a new stream is loading, not a lost connection
+    showLiveness();
+    socket.connect();
   }
-  function setStatus(state, text) { statusEl.dataset.state = state; statusEl.textContent = text; }
-  socket.on("connect", function () { setStatus("live", "Live"); });
-  socket.on("disconnect", function () { setStatus("reconnecting", "Reconnecting…"); });
-  socket.io.on("reconnect_attempt", function () {
-    setStatus(navigator.onLine === false ? "offline" : "reconnecting", navigator.onLine === false ? "Offline" : "Reconnecting…");
-  });
+  // ---- live or not: what the person looking is told ------------------------------------
+  // Live = connected, caught up (the server's tick after every catch-up, or any later tick, is not
+  // ahead of what is shown) and heard from within LATE_TICKS ticks. Anything else is "not live"
+  // everywhere on screen: a banner that stays in view, dimmed rows, ages as times, not "x min ago".
+  var PROBE_TICKS = 2, LATE_TICKS = 3, RECOVERED_MS = 5000;
+  var bannerEl = document.getElementById("live-banner");
+  var connected = false, caughtUp = false, signedOut = false;
+  var lastHeard = Date.now();   // the last message from the server (this browser's clock)
+  var lostAt = null;            // when what is shown was last known current; null while live
+  var probed = false, recoveredTimer = null;
+
+  function isLive() { return lostAt === null && caughtUp; }
+  function heard() { lastHeard = Date.now(); probed = false; }
+  function lose() {
+    caughtUp = false;
+    if (lostAt === null) lostAt = lastHeard;
+    showLiveness();
+  }
+  function caughtUpNow() {
+    var recovered = lostAt !== null && seq !== null;
+    caughtUp = true; lostAt = null;
+    showLiveness(recovered);
+  }
+  function showLiveness(recovered) {
+    var live = isLive(), state = live ? "live" : lostAt !== null ? "offline" : "connecting";
+    document.body.dataset.live = live ? "yes" : lostAt !== null ? "no" : "connecting";
+    statusEl.hidden = false;
+    statusEl.dataset.state = state;
+    statusEl.textContent = { live: "Live", offline: "Not live", connecting: "Connecting…" }[state];
+    clearTimeout(recoveredTimer);
+    bannerEl.className = "live-banner";
+    bannerEl.replaceChildren();
+    if (live && recovered) {
+      bannerEl.classList.add("recovered");
+      bannerEl.textContent = "Live again — caught up";
+      recoveredTimer = setTimeout(function () { bannerEl.replaceChildren(); }, RECOVERED_MS);
+    } else if (!live && lostAt !== null) {
+      var head = seq === null ? "Not live" : "Not live since " + clockTime(lostAt + clockOffset);
+      var tail = signedOut ? " — you were signed out; numbers may have changed. "
+        : navigator.onLine === false ? " — this device is offline; numbers may have changed. Reconnecting when it is back online…"
+        : seq === null ? " — cannot reach the server; retrying…"
+        : " — numbers may have changed; reconnecting…";
+      bannerEl.appendChild(el("strong", null, head));
+      bannerEl.appendChild(document.createTextNode(tail));
+      if (signedOut) { var again = el("a", null, "Sign in again"); again.href = location.href; bannerEl.appendChild(again); }
+    }
+    queueRender();
+  }
+  showLiveness();
+  // Not live yet on connect: only once caught up (socket.io may even deliver the catch-up first).
+  socket.on("connect", function () { connected = true; heard(); });
+  socket.on("disconnect", function () { connected = false; lose(); });
   socket.on("connect_error", function (err) {
     if (err && err.message && err.message.indexOf("Sign in") === 0) {
-      setStatus("offline", "Signed out: reload the page to sign in");
+      signedOut = true;
       socket.disconnect();
-    } else {
-      setStatus(navigator.onLine === false ? "offline" : "reconnecting", navigator.onLine === false ? "Offline" : "Reconnecting…");
     }
+    if (lostAt === null) lostAt = lastHeard;
+    showLiveness();
   });
-  window.addEventListener("offline", function () { setStatus("offline", "Offline"); });
+  window.addEventListener("offline", function () { if (lostAt !== null) showLiveness(); else lose(); });
+  window.addEventListener("online", function () {
+    if (lostAt === null) return;
+    showLiveness();
+    if (connected) socket.emit("replay", { since: seq });  // the socket may have outlived the blip: ask if we missed anything
+  });
+  // A connection can die without saying so (a sleeping laptop, a proxy, a hung server): the tick
+  // every tick_s seconds is the heartbeat. After two quiet ticks ask the server (a replay answers
+  // with a tick, so a board stays live even if ticks stop); after three, stop claiming to be live
+  // and connect afresh.
+  setInterval(function () {
+    if (!connected) return;
+    var quiet = Date.now() - lastHeard, tick = config.tick_s * 1000;
+    if (quiet > LATE_TICKS * tick) {
+      lose();
+      socket.disconnect().connect();
+    } else if (quiet > PROBE_TICKS * tick && !probed) {
+      probed = true;
+      socket.emit("replay", { since: seq });
+    }
+  }, 1000);
 
   socket.on("snapshot", function (snap) {
+    heard();
     homes = new Map();
     snap.homes.forEach(function (h) { homes.set(h.id, h); });
     kinds = snap.kinds;
@@ -108,17 +184,23 @@
     clockOffset = Date.parse(snap.server_time) - Date.now();
     config.stale_after_s = snap.stale_after_s;
     config.expire_after_s = snap.expire_after_s;
+    config.tick_s = snap.tick_s;
     pending.clear();
     early.splice(0).forEach(onUpdate);
     queueRender();
   });
 
-  socket.on("update", onUpdate);
-  socket.on("updates", function (batch) { batch.updates.forEach(onUpdate); });
-  socket.on("tick", function (t) { if (seq !== null && t.seq > seq) awaitGap(); });
+  socket.on("update", function (ev) { heard(); onUpdate(ev); });
+  socket.on("updates", function (batch) { heard(); batch.updates.forEach(onUpdate); });
+  socket.on("tick", function (t) {
+    heard();
+    if (seq === null) return;
+    if (t.seq > seq) awaitGap();
+    else if (!isLive()) caughtUpNow();
+  });
   // A home that stopped answering reminders (outside the seq chain; an update clears it).
-  socket.on("flag", function (f) { setFlag(f.home_id, f.not_answering_since); });
-  socket.on("flags", function (f) { Object.keys(f.homes).forEach(function (id) { setFlag(Number(id), f.homes[id]); }); });
+  socket.on("flag", function (f) { heard(); setFlag(f.home_id, f.not_answering_since); });
+  socket.on("flags", function (f) { heard(); Object.keys(f.homes).forEach(function (id) { setFlag(Number(id), f.homes[id]); }); });
   function setFlag(id, since) {
     var home = homes.get(id);
     if (!home) return;
@@ -196,6 +278,37 @@
   function localTime(iso) {
     return new Date(iso).toLocaleString("en-GB", { timeZone: "Europe/London", weekday: "short", hour: "2-digit", minute: "2-digit" });
   }
+  // Dates and times as people write them, in UK time whatever the browser's zone (as tracker/timefmt.py).
+  var LONDON = "Europe/London";
+  var londonFormat = new Intl.DateTimeFormat("en-GB", {
+    timeZone: LONDON, weekday: "long", day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+  });
+  function londonParts(ms) {
+    var o = {};
+    londonFormat.formatToParts(new Date(ms)).forEach(function (p) { o[p.type] = p.value; });
+    return o;
+  }
+  function londonDay(ms) { return new Date(ms).toLocaleDateString("en-CA", { timeZone: LONDON }); }  // 2026-11-30
+  function clockTime(ms) {  // "14:05" today, "Mon 23 Nov 14:05" before
+    var o = londonParts(ms), hm = o.hour + ":" + o.minute;
+    if (londonDay(ms) === londonDay(Date.now() + clockOffset)) return hm;
+    return o.weekday.slice(0, 3) + " " + o.day + " " + o.month.slice(0, 3) + " " + hm;
+  }
+  function exactTime(iso) {  // "14:05 on Monday 23 November 2026"
+    var o = londonParts(Date.parse(iso));
+    return o.hour + ":" + o.minute + " on " + o.weekday + " " + o.day + " " + o.month + " " + o.year;
+  }
+  function dayMonth(isoDate, now) {  // a calendar date ("2026-12-08" -> "8 Dec"): no time zone to convert
+    var parts = isoDate.split("-").map(Number), day = Date.UTC(parts[0], parts[1] - 1, parts[2]);
+    var month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][parts[1] - 1];
+    var far = Math.abs(day - Date.parse(londonDay(now))) > 180 * 86400000;  // the year, when it is not obvious
+    return parts[2] + " " + month + (far ? " " + parts[0] : "");
+  }
+  function reopens(isoDate, now) {
+    var today = londonDay(now);
+    if (isoDate === today) return "reopens today";
+    return (isoDate < today ? "was due to reopen " : "reopens ") + dayMonth(isoDate, now);
+  }
   function distanceKm(home, origin) {
     if (!origin || home.lat == null) return null;
     var r = Math.PI / 180, dLat = (home.lat - origin.lat) * r, dLon = (home.lon - origin.lon) * r;
@@ -220,6 +333,35 @@
     return e;
   }
 
+  // How old a home's figures are. While the board is live: "5 min ago", coloured by freshness.
+  // While not: the time they were confirmed, uncoloured, since they may have been replaced since.
+  // The exact moment is in the title (hover) and one tap away.
+  var exactShown = new Set();
+  function ageBadge(home, fresh, now, live) {
+    if (!home.confirmed_at) return el("span", "age " + fresh, "never");
+    var button = el("button", "age-button");
+    button.type = "button";
+    button.dataset.homeId = home.id;
+    button.setAttribute("aria-expanded", exactShown.has(home.id) ? "true" : "false");
+    var time = el("time", "age " + (live ? fresh : "as-of"), live ? ageText(home, now) : "at " + clockTime(Date.parse(home.confirmed_at)));
+    time.dateTime = home.confirmed_at;
+    time.title = exactTime(home.confirmed_at);
+    button.appendChild(time);
+    var wrap = document.createDocumentFragment();
+    wrap.appendChild(button);
+    if (exactShown.has(home.id)) wrap.appendChild(el("span", "sub exact", exactTime(home.confirmed_at)));
+    return wrap;
+  }
+  rowsEl.addEventListener("click", function (e) {
+    var button = e.target.closest(".age-button");
+    if (!button) return;
+    var id = Number(button.dataset.homeId);
+    if (!exactShown.delete(id)) exactShown.add(id);
+    render();
+    var again = rowsEl.querySelector('.age-button[data-home-id="' + id + '"]');
+    if (again) again.focus();
+  });
+
   function render() {
     if (seq === null) return;
     var p = readFilters();
@@ -228,7 +370,7 @@
     var maxKm = parseFloat(p.get("max_km") || ""), sort = p.get("sort") || "distance";
     var opt = form.elements.from.selectedOptions[0];
     var origin = opt && opt.value ? { lat: parseFloat(opt.dataset.lat), lon: parseFloat(opt.dataset.lon) } : null;
-    var now = Date.now() + clockOffset;
+    var now = Date.now() + clockOffset, live = lostAt === null;  // a first snapshot is current before its tick
 
     var shown = [];
     homes.forEach(function (h) {
@@ -275,7 +417,7 @@
         chip.appendChild(document.createTextNode(" " + (offer.available == null ? "?" : offer.available)));
         chip.appendChild(el("span", "cap", "/" + offer.capacity));
         beds.appendChild(chip);
-        if (r.usable && offer.available) totals[k.code] = (totals[k.code] || 0) + offer.available;
+        if (r.usable && offer.available && (!kind || kind === k.code)) totals[k.code] = (totals[k.code] || 0) + offer.available;
       });
       if (r.fresh === "stale") beds.appendChild(el("span", "unverified", "Unverified: not counted"));
       tr.appendChild(beds);
@@ -284,12 +426,12 @@
       if (h.admissions === "open") adm.textContent = "Open";
       else {
         adm.appendChild(el("strong", null, "Closed"));
-        adm.appendChild(el("span", "sub", (h.closed_reason || "") + (h.reopens_on ? " · reopens " + h.reopens_on : "")));
+        adm.appendChild(el("span", "sub", [h.closed_reason, h.reopens_on && reopens(h.reopens_on, now)].filter(Boolean).join(" · ")));
       }
       tr.appendChild(adm);
 
       var age = el("td", "updated");
-      age.appendChild(el("span", "age " + r.fresh, ageText(h, now)));
+      age.appendChild(ageBadge(h, r.fresh, now, live));
       if (h.confirmed_via) age.appendChild(el("span", "sub", "by " + (config.channel_words[h.confirmed_via] || h.confirmed_via)));
       if (h.not_answering_since) age.appendChild(el("span", "not-answering", "Not answering since " + localTime(h.not_answering_since)));
       tr.appendChild(age);
@@ -302,6 +444,6 @@
     rowsEl.replaceChildren(body);
 
     var parts = kinds.filter(function (k) { return totals[k.code]; }).map(function (k) { return k.name + " " + totals[k.code]; });
-    totalsEl.textContent = shown.length + (shown.length === 1 ? " home" : " homes") + " shown. Beds free (open, verified): " + (parts.length ? parts.join(" · ") : "none");
+    totalsEl.textContent = (live ? "" : "As of " + clockTime((lostAt || lastHeard) + clockOffset) + ": ") + shown.length + (shown.length === 1 ? " home" : " homes") + " shown. Beds free (open, verified): " + (parts.length ? parts.join(" · ") : "none");
   }
 })();
