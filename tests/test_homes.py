@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 import pytest
 from sqlalchemy import func, select
@@ -18,6 +19,44 @@ def path_for(home) -> str:
 
 def history_count() -> int:
     return session.scalar(select(func.count()).select_from(Update))
+
+
+class _Fields(HTMLParser):
+    """What a browser would post from the beds form: its inputs, checked radios and textarea."""
+
+    def __init__(self):
+        super().__init__()
+        self.values: dict[str, str] = {}
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "input" and a.get("name") and a.get("type") != "radio":
+            self.values[a["name"]] = a.get("value") or ""
+        elif tag == "input" and a.get("type") == "radio" and "checked" in a:
+            self.values[a["name"]] = a["value"]
+        elif tag == "textarea":
+            self._textarea = a["name"]
+            self.values[self._textarea] = ""
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.values[self._textarea] += data
+
+    def handle_endtag(self, tag):
+        if tag == "textarea":
+            self._textarea = None
+
+
+def shown(page: str) -> dict[str, str]:
+    parser = _Fields()
+    parser.feed(page.split('id="beds-form"', 1)[1])
+    return parser.values
+
+
+def visible(page: str) -> str:
+    """The page without elements marked hidden (enough for this form's flat hidden blocks)."""
+    return re.sub(r"<(\w+)[^>]*\shidden[\s>][\s\S]*?</\1>", "", page)
 
 
 def test_the_form_is_prefilled_with_the_recorded_numbers(client, make_home):
@@ -48,10 +87,49 @@ def test_a_plain_post_records_and_redirects_to_a_confirmation(client, make_home)
 def test_no_change_confirms_in_one_tap(client, make_home):
     home = make_home()
     client.post(path_for(home), data={"kind-NUR": "2", "kind-RES": "0", "admissions": "open", "action": "save"})
-    response = client.post(path_for(home), data={"action": "confirm"})
+    page = client.get(path_for(home)).get_data(as_text=True)
+    assert "No change — confirm these numbers" in page and "Not saved yet" not in visible(page)
+    response = client.post(path_for(home), data={**shown(page), "action": "confirm"})
     assert response.status_code == 303
     assert "Confirmed: no change" in client.get(response.headers["Location"]).get_data(as_text=True)
     assert history_count() == 2
+
+
+def test_a_confirm_of_numbers_other_than_the_recorded_ones_is_refused(client, make_home):
+    home = make_home()
+    client.post(path_for(home), data={"kind-NUR": "0", "kind-RES": "0", "admissions": "open", "action": "save"})
+    page = client.get(path_for(home)).get_data(as_text=True)
+    # JavaScript pressed + twice, then the manager pressed "No change" (or the page was out of date)
+    response = client.post(path_for(home), data={**shown(page), "kind-NUR": "2", "action": "confirm"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert history_count() == 1
+    assert "Nothing was confirmed: the numbers on the page are not the ones recorded" in page
+    assert 'value="confirm"' not in page  # not offered again for numbers that are not recorded
+    assert "Not saved yet — press Save" in visible(page)
+    assert re.search(r'name="kind-NUR"[^>]*\n\s*value="2"', page)  # what the manager had on screen
+
+
+def test_a_confirm_that_names_no_numbers_confirms_nothing(client, make_home):
+    home = make_home()
+    client.post(path_for(home), data={"kind-NUR": "3", "kind-RES": "0", "admissions": "open", "action": "save"})
+    response = client.post(path_for(home), data={"action": "confirm"})
+    assert response.status_code == 422 and history_count() == 1
+
+
+def test_a_plus_minus_post_back_says_it_is_not_saved_and_offers_no_confirm(client, make_home):
+    home = make_home()
+    client.post(path_for(home), data={"kind-NUR": "0", "kind-RES": "0", "admissions": "open", "action": "save"})
+    page = client.get(path_for(home)).get_data(as_text=True)
+    for _ in range(2):
+        page = client.post(path_for(home), data={**shown(page), "step": "NUR:+1"}).get_data(as_text=True)
+    assert shown(page)["kind-NUR"] == "2"
+    assert "Not saved yet — press Save" in visible(page)
+    assert 'value="confirm"' not in page
+    assert history_count() == 1
+    minus_twice = {**shown(page), "kind-NUR": "0"}  # back to what is recorded: "no change" again
+    page = client.post(path_for(home), data={**minus_twice, "step": "RES:-1"}).get_data(as_text=True)
+    assert 'value="confirm"' in page and "Not saved yet" not in visible(page)
 
 
 def test_errors_appear_beside_the_field_and_keep_what_was_typed(client, make_home):
