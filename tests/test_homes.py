@@ -245,7 +245,9 @@ def test_the_note_shows_its_age_and_clears_in_one_tap(client, make_home):
 def test_a_note_older_than_expire_after_is_shown_as_old(client, make_home, app):
     home = make_home()
     written = NOW - app.config["EXPIRE_AFTER"]
-    record_update(home.id, Change(counts={"NUR": 1, "RES": 0}, note="Bariatric bed"), channel=SMS, actor="t", now=written)
+    record_update(
+        home.id, Change(counts={"NUR": 1, "RES": 0}, note="Bariatric bed"), channel=SMS, actor="t", now=written
+    )
     record_update(home.id, Change(), channel=SMS, actor="t", now=NOW)  # the numbers are fresh; the note is not
     with time_machine.travel(NOW, tick=False):
         page = client.get(path_for(home)).get_data(as_text=True)
@@ -262,7 +264,9 @@ def test_errors_follow_the_gov_uk_pattern(client, make_home):
     assert re.search(r"<title>Error: Beds at Trelawney House", page)
     assert re.search(r'<div class="error-summary"[^>]*autofocus', page)
     # label, then the message, then the field, which is marked invalid and described by the message
-    label, error, field = (page.index(s) for s in ('for="closed_reason"', 'id="closed_reason-error"', 'id="closed_reason"'))
+    label, error, field = (
+        page.index(s) for s in ('for="closed_reason"', 'id="closed_reason-error"', 'id="closed_reason"')
+    )
     assert label < error < field
     assert re.search(r'id="closed_reason"[^>]*aria-invalid="true" aria-describedby="closed_reason-error"', page)
     assert re.search(r'id="kind-NUR"[^>]*\n[^>]*aria-invalid="true" aria-describedby="NUR-error"', page)

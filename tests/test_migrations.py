@@ -80,7 +80,17 @@ def test_the_note_age_migration_dates_each_note_from_the_history(empty_url):
 _ROWS_0005 = {
     "region": ["id", "name"],
     "locality": ["id", "name", "region_id"],
-    "care_home": ["id", "name", "address", "postcode", "locality_id", "phone", "listed_publicly", "link_version",
-                  "admissions_open", "note"],  # fmt: skip
+    "care_home": [
+        "id",
+        "name",
+        "address",
+        "postcode",
+        "locality_id",
+        "phone",
+        "listed_publicly",
+        "link_version",
+        "admissions_open",
+        "note",
+    ],  # fmt: skip
     "vacancy_update": ["seq", "home_id", "region_id", "region_prev_seq", "recorded_at", "channel", "actor", "changed"],
 }

@@ -174,7 +174,8 @@ def snapshot_homes(region_id: int | None) -> list[dict]:
         kinds_of.setdefault(home_id, {})[code] = {"capacity": capacity, "available": available}
     homes = []
     for (home_id, last_seq, name, locality, address, postcode, phone, lat, lon, admissions_open, closed_reason,
-         reopens_on, note, note_at, confirmed_at, confirmed_via, not_answering) in connection.execute(homes_query):  # fmt: skip
+         reopens_on, note, note_at, confirmed_at, confirmed_via,
+         not_answering) in connection.execute(homes_query):  # fmt: skip
         homes.append(
             {
                 "id": home_id,
