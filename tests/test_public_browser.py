@@ -83,7 +83,7 @@ def search(page, near="TR18 2PF", care="NUR"):
 
 
 def test_the_search_and_results_pages_have_no_accessibility_violations(server, browser):  # noqa: F811
-    base, _ = server
+    base, link = server
     page = browser.new_page()
     page.goto(base + "/find-a-care-home")
     expect(page.locator("#use-location")).to_be_visible()  # offered once JavaScript runs
@@ -97,6 +97,14 @@ def test_the_search_and_results_pages_have_no_accessibility_violations(server, b
 
     page.goto(base + "/find-a-care-home?near=St+Ives")  # the problem page, with its choices
     expect(page.locator(".error-summary")).to_contain_text("There is more than one St Ives")
+    assert axe_violations(page) == []
+
+    page.goto(base + link)  # the managers' form, showing its errors
+    page.fill("#kind-NUR", "99")
+    page.check("input[name=admissions][value=closed]")
+    page.fill("#reopens_day", "31")
+    page.click("#save")
+    expect(page.locator("#error-summary")).to_be_focused()
     assert axe_violations(page) == []
 
 
@@ -119,7 +127,7 @@ def test_on_a_phone_the_nearest_come_first_and_change_in_place(server, browser):
     manager = browser.new_page()
     manager.goto(base + link)
     manager.fill("#kind-NUR", "1")
-    manager.click("button.button-wide[value=save]")
+    manager.click("#save")
     expect(manager.locator("h1")).to_have_text("Recorded")
 
     expect(full.locator(".tag")).to_have_text("Has vacancies", timeout=5000)
