@@ -55,6 +55,8 @@ def submit(token: str):
 
     action = request.form.get("action")
     reopens_on, date_problem = _reopening_date(values)
+    if not any(part in request.form for part in _DATE_PARTS):  # a page loaded before the date boxes
+        reopens_on = request.form.get("reopens_on")  # its ISO date, or None: leave the date as is
     # Every action sends the numbers on screen: "confirm" is refused unless they are the recorded
     # ones, and "clear_note" saves them with the note emptied.
     change = Change(
