@@ -166,13 +166,15 @@ def test_a_manager_update_appears_on_an_open_board_without_reload(server, browse
     phone.fill("#kind-NUR", "2")
     phone.click("button[value='RES:+1']")  # the +/- controls change the number in place
     expect(phone.locator("#kind-RES")).to_have_value("1")
-    phone.click("button.button-wide[value=save]")
+    phone.fill("#note", "Hoist available")
+    phone.click("#save")
     expect(phone.locator("h1")).to_have_text("Recorded")
     expect(phone.locator(".summary")).to_contain_text("Nursing2 free")
 
     expect(row.locator("[data-kind=NUR]")).to_have_text("NUR 2/30", timeout=5000)
     expect(row.locator("[data-kind=RES]")).to_have_text("RES 1/10")
     expect(row.locator(".age")).to_have_text("just now")
+    expect(row.locator(".note")).to_have_text("Note written just now: Hoist available")
     expect(board.locator("#totals")).to_have_text("1 home shown. Beds free (open, verified): Residential 1 · Nursing 2")
     assert board.evaluate("window.__notReloaded") is True
 
@@ -189,7 +191,7 @@ def test_the_form_works_and_the_board_says_one_clear_thing_with_javascript_off(s
     phone.fill("#kind-RES", "0")
     phone.click("button[value='NUR:-1']")  # posts, and the page comes back with 3, nothing recorded
     expect(phone.locator("#kind-NUR")).to_have_value("3")
-    phone.click("button.button-wide[value=save]")
+    phone.click("#save")
     expect(phone.locator("h1")).to_have_text("Recorded")
     expect(phone.locator(".summary")).to_contain_text("Nursing3 free")
 
@@ -199,6 +201,38 @@ def test_the_form_works_and_the_board_says_one_clear_thing_with_javascript_off(s
     for shown_only_with_javascript in ("#live-status", "#filters-box", "#totals", ".board-table", ".legend"):
         expect(board.locator(shown_only_with_javascript)).to_be_hidden()
     expect(board.locator("#export-link")).to_be_visible()  # what works without it
+    context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_the_form_confirms_only_what_is_on_screen_and_focuses_errors(server, browser, javascript):
+    base, link = server
+    context = browser.new_context(java_script_enabled=javascript, viewport={"width": 360, "height": 740})
+    phone = context.new_page()
+    phone.goto(base + link)
+    phone.fill("#kind-NUR", "0")
+    phone.fill("#kind-RES", "0")
+    phone.click("#save")
+    expect(phone.locator("h1")).to_have_text("Recorded")
+    phone.goto(base + link)
+    confirm = phone.locator("button[value=confirm]")
+    expect(confirm).to_be_visible()
+    phone.click("button[value='NUR:+1']")
+    phone.click("button[value='NUR:+1']")
+    expect(phone.locator("#kind-NUR")).to_have_value("2")
+    expect(confirm).to_be_hidden()  # "no change" is never offered for numbers that are not recorded
+    expect(phone.locator("#unsaved")).to_contain_text("Not saved yet — press Save")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+
+    phone.fill("#kind-RES", "99")
+    phone.locator("#unsaved button").click()
+    expect(phone).to_have_title(re.compile(r"^Error: "))
+    expect(phone.locator("#error-summary")).to_be_focused()
+    expect(phone.locator("#kind-RES")).to_have_attribute("aria-invalid", "true")
+
+    phone.fill("#kind-RES", "1")
+    phone.click("#save")
+    expect(phone.locator(".summary")).to_contain_text("Nursing2 free")
     context.close()
 
 
@@ -213,6 +247,14 @@ def test_numbers_nobody_confirmed_for_three_days_are_shown_unverified_and_never_
             home.offers = [Offer(kind_code="NUR", capacity=20, position=0)]
             session.add(home)
             session.commit()
+            if age < 72:  # numbers confirmed since, under a note written before EXPIRE_AFTER
+                record_update(
+                    home.id,
+                    Change(counts={"NUR": 3}, note="Hoist"),
+                    channel=Channel.SMS,
+                    actor="t",
+                    now=now - 79 * HOUR,
+                )
             record_update(home.id, Change(counts={"NUR": 3}), channel=Channel.SMS, actor="t", now=now - age * HOUR)
         silent = session.scalars(select(CareHome).where(CareHome.name == "Trevose House")).one()
         chasing.set_overrides(silent, {"hours": "00:00-24:00", "max_reminders": "0"}, now)
@@ -228,6 +270,7 @@ def test_numbers_nobody_confirmed_for_three_days_are_shown_unverified_and_never_
         assert old.locator(".chip.has-beds").count() == 0  # never presented as available
         expect(old.locator(".not-answering")).to_contain_text("Not answering since")
         expect(recent.locator(".chip.has-beds")).to_have_text("NUR 3/20")
+        expect(recent.locator(".note.note-old")).to_have_text("Old note (3 days ago): Hoist")  # fresh numbers, old note
         expect(board.locator("#totals")).to_contain_text("Beds free (open, verified): Nursing 3")
 
         board.check("input[name=vacancies]")

@@ -128,7 +128,7 @@ def save_beds(browser, tracker, name, beds):
     manager = browser.new_page()
     manager.goto(tracker.base + tracker.links[name])
     manager.fill("#kind-NUR", str(beds))
-    manager.click("button.button-wide[value=save]")
+    manager.click("#save")
     expect(manager.locator("h1")).to_have_text("Recorded")
     manager.close()
 
@@ -316,5 +316,19 @@ def test_every_page_passes_wcag_2_2_aa_at_phone_width(site, signed_in, who, path
         assert response.status in (200, 400), f"{url}: {response.status}"
         assert axe_violations(page) + page.evaluate(SMALL_TARGETS) == []
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    finally:
+        page.close()
+
+
+def test_the_managers_form_showing_its_errors_passes_wcag_2_2_aa_at_phone_width(site, signed_in):
+    page = signed_in["public"].new_page()
+    try:
+        page.goto(site.base + site.links["Polwithen House"])
+        page.fill("#kind-NUR", "99")
+        page.check("input[name=admissions][value=closed]")
+        page.fill("#reopens_day", "31")
+        page.click("#save")
+        expect(page.locator("#error-summary")).to_be_focused()
+        assert axe_violations(page) + page.evaluate(SMALL_TARGETS) == []
     finally:
         page.close()

@@ -99,6 +99,39 @@ def test_sending_the_same_numbers_again_counts_as_a_confirmation(app, make_home,
     assert record(home, counts={"NUR": "3"}).changed is False
 
 
+SHOWN = {"counts": {"NUR": "3", "RES": "1"}, "admissions": "open", "closed_reason": "", "reopens_on": "", "note": ""}
+
+
+def test_a_confirmation_naming_the_recorded_numbers_is_recorded_as_no_change(app, make_home, published):
+    home = make_home()
+    record(home, counts={"NUR": 3, "RES": 1}, admissions="open")
+    row = record(home, now=datetime(2026, 11, 24, 9, 0, tzinfo=UTC), confirm=True, **SHOWN)
+    assert row.changed is False and history_count() == 2
+
+
+@pytest.mark.parametrize(
+    "differs",
+    [{"counts": {"NUR": "5", "RES": "1"}}, {"counts": {"NUR": "3"}}, {"note": "Hoist"}, {"admissions": "closed"}],
+)
+def test_a_confirmation_of_anything_but_the_recorded_state_is_refused(app, make_home, published, differs):
+    home = make_home()
+    record(home, counts={"NUR": 3, "RES": 1}, admissions="open")
+    with pytest.raises(UpdateRejected) as rejected:
+        record(home, confirm=True, **{**SHOWN, **differs})
+    assert list(rejected.value.errors)[0] == "confirm" and "Nothing was confirmed" in rejected.value.errors["confirm"]
+    assert history_count() == 1 and published == [1]
+
+
+def test_a_note_keeps_the_time_it_was_written_until_it_changes(app, make_home, published):
+    home = make_home()
+    record(home, counts={"NUR": 3, "RES": 1}, note="Hoist")
+    record(home, now=datetime(2026, 11, 25, 9, 0, tzinfo=UTC), note="Hoist")
+    session.expire_all()
+    assert session.get(CareHome, home.id).note_at == NOW
+    row = record(home, now=datetime(2026, 11, 26, 9, 0, tzinfo=UTC), note="")
+    assert row.state["note_at"] is None
+
+
 def test_it_will_not_confirm_numbers_never_recorded(app, make_home, published):
     home = make_home()
     with pytest.raises(UpdateRejected) as rejected:

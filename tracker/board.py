@@ -89,6 +89,7 @@ def home_state(home: CareHome) -> dict:
         "closed_reason": home.closed_reason,
         "reopens_on": home.reopens_on.isoformat() if home.reopens_on else None,
         "note": home.note,
+        "note_at": home.note_at.isoformat() if home.note_at else None,
         "kinds": {o.kind_code: {"capacity": o.capacity, "available": o.available} for o in home.offers},
     }
 
@@ -154,8 +155,8 @@ def snapshot_homes(region_id: int | None) -> list[dict]:
         select(
             CareHome.id, CareHome.last_seq, CareHome.name, Locality.name.label("locality"), CareHome.address,
             CareHome.postcode, CareHome.phone, CareHome.latitude, CareHome.longitude, CareHome.admissions_open,
-            CareHome.closed_reason, CareHome.reopens_on, CareHome.note, CareHome.confirmed_at, CareHome.confirmed_via,
-            _not_answering_since,
+            CareHome.closed_reason, CareHome.reopens_on, CareHome.note, CareHome.note_at, CareHome.confirmed_at,
+            CareHome.confirmed_via, _not_answering_since,
         )
         .join(Locality, CareHome.locality_id == Locality.id)
         .order_by(CareHome.name, CareHome.id)
@@ -175,7 +176,8 @@ def snapshot_homes(region_id: int | None) -> list[dict]:
         kinds_of.setdefault(home_id, {})[code] = {"capacity": capacity, "available": available}
     homes = []
     for (home_id, last_seq, name, locality, address, postcode, phone, lat, lon, admissions_open, closed_reason,
-         reopens_on, note, confirmed_at, confirmed_via, not_answering) in connection.execute(homes_query):  # fmt: skip
+         reopens_on, note, note_at, confirmed_at, confirmed_via,
+         not_answering) in connection.execute(homes_query):  # fmt: skip
         homes.append(
             {
                 "id": home_id,
@@ -191,6 +193,7 @@ def snapshot_homes(region_id: int | None) -> list[dict]:
                 "closed_reason": closed_reason,
                 "reopens_on": reopens_on.isoformat() if reopens_on else None,
                 "note": note,
+                "note_at": note_at.isoformat() if note_at else None,
                 "kinds": kinds_of.get(home_id, {}),
                 "confirmed_at": confirmed_at.isoformat() if confirmed_at else None,
                 "confirmed_via": str(confirmed_via) if confirmed_via else None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import date, datetime
 
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
@@ -52,22 +53,29 @@ def submit(token: str):
         _apply_step(home, values, step.group(1), int(step.group(2)))
         return _render_form(home, token, values=values)
 
-    if request.form.get("action") == "confirm":
-        change = Change()
-    else:
-        change = Change(
-            counts={o.kind_code: values[o.kind_code] for o in home.offers},
-            admissions=values["admissions"],
-            closed_reason=values["closed_reason"],
-            reopens_on=values["reopens_on"],
-            note=values["note"],
-        )
+    action = request.form.get("action")
+    reopens_on, date_problem = _reopening_date(values)
+    if not any(part in request.form for part in _DATE_PARTS):  # a page loaded before the date boxes
+        reopens_on = request.form.get("reopens_on")  # its ISO date, or None: leave the date as is
+    # Every action sends the numbers on screen: "confirm" is refused unless they are the recorded
+    # ones, and "clear_note" saves them with the note emptied.
+    change = Change(
+        counts={o.kind_code: values[o.kind_code] for o in home.offers},
+        admissions=values["admissions"],
+        closed_reason=values["closed_reason"],
+        reopens_on=reopens_on,
+        note="" if action == "clear_note" else values["note"],
+        confirm=action == "confirm",
+    )
     submission = request.form.get("submission", "")
     key = f"web:{submission}" if _SUBMISSION.match(submission) else None
     try:
         row = record_update(home.id, change, channel=Channel.WEB, actor="manager (web form)", idempotency_key=key)
     except UpdateRejected as rejected:
-        return _render_form(home, token, values=values, errors=rejected.errors), 422
+        errors = rejected.errors
+        if date_problem and "reopens_on" in errors:  # the boxes' own words, not the API's
+            errors["reopens_on"] = date_problem
+        return _render_form(home, token, values=values, errors=errors), 422
     return redirect(url_for("homes.recorded", token=token, seq=row.seq), code=303)
 
 
@@ -94,10 +102,13 @@ def expired_form(error: CSRFError):
 
 def _recorded_values(home: CareHome) -> dict:
     values = {o.kind_code: "" if o.available is None else str(o.available) for o in home.offers}
+    reopens = home.reopens_on
     values.update(
         admissions="open" if home.admissions_open else "closed",
         closed_reason=home.closed_reason or "",
-        reopens_on=home.reopens_on.isoformat() if home.reopens_on else "",
+        reopens_day=str(reopens.day) if reopens else "",
+        reopens_month=str(reopens.month) if reopens else "",
+        reopens_year=str(reopens.year) if reopens else "",
         note=home.note,
     )
     return values
@@ -109,10 +120,45 @@ def _typed_values(home: CareHome) -> dict:
     values.update(
         admissions=form.get("admissions") or None,
         closed_reason=form.get("closed_reason", ""),
-        reopens_on=form.get("reopens_on", ""),
         note=form.get("note", ""),
+        **{part: form.get(part, "").strip() for part in _DATE_PARTS},
     )
     return values
+
+
+_DATE_PARTS = ("reopens_day", "reopens_month", "reopens_year")
+
+
+def _reopening_date(values: dict) -> tuple[date | str, str | None]:
+    """The day / month / year boxes as a date ("" when all are blank), or what to tell the manager.
+
+    A date that cannot be read is passed on as text, so the write path refuses it only when it
+    matters (while closed) and together with any other problem on the form.
+    """
+    day, month, year = (values[part] for part in _DATE_PARTS)
+    if not (day or month or year):
+        return "", None
+    unreadable = f"{year}-{month}-{day}"
+    missing = [name for name, part in (("day", day), ("month", month), ("year", year)) if not part]
+    if missing:
+        return unreadable, f"The expected reopening date must include a {' and a '.join(missing)}."
+    if not all(part.isdecimal() and part.isascii() and len(part) <= 4 for part in (day, month, year)):
+        return unreadable, "The expected reopening date must be in numbers, like 27 3 2027."
+    if len(year) != 4:
+        return unreadable, "Enter the year of the expected reopening date in full, like 2027."
+    try:
+        return date(int(year), int(month), int(day)), None
+    except ValueError:
+        return unreadable, "The expected reopening date must be a real date, like 27 3 2027."
+
+
+def _differs_from_recorded(home: CareHome, values: dict) -> bool:
+    """Whether the form shows anything other than what is recorded (then it must not offer "no change")."""
+    recorded = _recorded_values(home)
+    fields = [o.kind_code for o in home.offers] + ["admissions", "note"]
+    if values["admissions"] == "closed":
+        fields += ["closed_reason", *_DATE_PARTS]
+    return any((values[f] or "").strip() != (recorded[f] or "").strip() for f in fields)
 
 
 def _apply_step(home: CareHome, values: dict, code: str, delta: int) -> None:
@@ -125,14 +171,26 @@ def _apply_step(home: CareHome, values: dict, code: str, delta: int) -> None:
 
 
 def _render_form(home: CareHome, token: str, *, values: dict, errors: dict | None = None):
+    now = utcnow()
+    unsaved = _differs_from_recorded(home, values)
+    numbers_known = all(o.available is not None for o in home.offers)
     return render_template(
         "homes/form.html",
         home=home,
         token=token,
         values=values,
+        recorded=_recorded_values(home),
         errors=errors or {},
+        unsaved=unsaved,
+        offer_confirm=home.confirmed_at is not None and numbers_known and not unsaved,
+        note_is_old=note_is_old(home.note_at, now),
         submission=uuid.uuid4().hex,
-        now=utcnow(),
+        now=now,
         channel_words=CHANNEL_WORDS,
         note_max=current_app.config["NOTE_MAX_CHARS"],
     )
+
+
+def note_is_old(written_at: datetime | None, now: datetime) -> bool:
+    """A note is current only for as long as numbers are (EXPIRE_AFTER); one of unknown age is old."""
+    return written_at is None or now - written_at >= current_app.config["EXPIRE_AFTER"]

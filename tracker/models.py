@@ -162,6 +162,7 @@ class CareHome(Base):
     closed_reason: Mapped[str | None] = mapped_column(String(120))
     reopens_on: Mapped[date | None] = mapped_column(Date)
     note: Mapped[str] = mapped_column(String(280), default="")
+    note_at: Mapped[datetime | None]  # when the note was last written: an old note must look old
     confirmed_at: Mapped[datetime | None] = mapped_column(index=True)
     confirmed_by: Mapped[str | None] = mapped_column(String(120))
     confirmed_via: Mapped[Channel | None] = mapped_column(_enum(Channel, 10))

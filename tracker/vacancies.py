@@ -38,7 +38,9 @@ class UpdateRejected(Exception):
 class Change:
     """What a channel asks for. Values arrive raw (form strings, parsed SMS); validation happens here.
 
-    An empty Change is a "no change" confirmation of what is recorded now.
+    An empty Change is a "no change" confirmation of what is recorded now. With `confirm`, the Change
+    names what the sender was shown, and is recorded as "no change" only if that is what is recorded:
+    otherwise it is refused (the form's confirm button must never confirm numbers not on screen).
     """
 
     counts: Mapping[str, Any] = field(default_factory=dict)  # kind code -> beds available now
@@ -46,6 +48,7 @@ class Change:
     closed_reason: str | None = None
     reopens_on: Any = None  # a date or "YYYY-MM-DD"; only kept while closed
     note: str | None = None  # None leaves the note as is; "" clears it
+    confirm: bool = False
 
 
 def record_update(
@@ -80,6 +83,8 @@ def record_update(
         home.admissions_open = admissions_open
         home.closed_reason = reason
         home.reopens_on = reopens_on
+        if note != home.note:
+            home.note_at = now if note else None
         home.note = note
         home.confirmed_at, home.confirmed_by, home.confirmed_via = now, actor, channel
         chasing.reset(home, now)  # any update or "no change" answers every reminder
@@ -154,7 +159,7 @@ def _validate(home: CareHome, change: Change, today_at: datetime):
         else:
             counts[code] = value
 
-    if not change.counts and any(o.available is None for o in home.offers):
+    if (change.confirm or not change.counts) and any(o.available is None for o in home.offers):
         errors["counts"] = "No numbers are recorded yet, so there is nothing to confirm: enter the beds free now."
 
     if change.admissions not in (None, "open", "closed"):
@@ -182,9 +187,30 @@ def _validate(home: CareHome, change: Change, today_at: datetime):
     if len(note) > limit:
         errors["note"] = f"Keep the note to {limit} characters (it has {len(note)})."
 
+    if change.confirm and "counts" not in errors:
+        shown = (counts, admissions_open, reason, reopens_on, note)
+        if errors or _differs(home, *shown):
+            # Said first: the fields' own problems matter less than that nothing was confirmed.
+            errors = {"confirm": CONFIRM_REFUSED, **errors}
+
     if errors:
         raise UpdateRejected(errors)
     return counts, admissions_open, reason, reopens_on, note
+
+
+CONFIRM_REFUSED = (
+    "Nothing was confirmed: the numbers on the page are not the ones recorded. "
+    "Check them, then press Save to record them."
+)
+
+
+def _differs(home: CareHome, counts, admissions_open, reason, reopens_on, note) -> bool:
+    """Whether validated values differ from what the home has recorded now."""
+    if any(counts.get(o.kind_code) != o.available for o in home.offers):
+        return True
+    if (admissions_open, note) != (home.admissions_open, home.note):
+        return True
+    return not admissions_open and (reason, reopens_on) != (home.closed_reason, home.reopens_on)
 
 
 def _whole_number(raw: Any) -> int | None:

@@ -275,6 +275,14 @@
     var d = Math.floor(s / 86400);
     return d + (d === 1 ? " day ago" : " days ago");
   }
+  // A note says how old it is; one older than expire_after (or of unknown age) is marked old, never current.
+  function noteEl(h, now) {
+    var at = h.note_at ? Date.parse(h.note_at) : NaN;
+    var old = isNaN(at) || (now - at) / 1000 >= config.expire_after_s;
+    var age = isNaN(at) ? "date unknown" : ageText({ confirmed_at: h.note_at }, now);
+    var text = old ? "Old note (" + age + "): " : (age === "just now" ? "Note written just now: " : "Note from " + age + ": ");
+    return el("span", "note" + (old ? " note-old" : ""), text + h.note);
+  }
   function localTime(iso) {
     return new Date(iso).toLocaleString("en-GB", { timeZone: "Europe/London", weekday: "short", hour: "2-digit", minute: "2-digit" });
   }
@@ -401,7 +409,7 @@
       name.appendChild(el("strong", null, h.name));
       name.appendChild(el("span", "sub", h.locality + (h.phone ? " · " : "")));
       if (h.phone) { var a = el("a", null, h.phone); a.href = "tel:" + h.phone.replace(/\s/g, ""); name.lastChild.appendChild(a); }
-      if (h.note) name.appendChild(el("span", "note", h.note));
+      if (h.note) name.appendChild(noteEl(h, now));
       tr.appendChild(name);
 
       tr.appendChild(el("td", "distance", r.km === null ? "–" : r.km.toFixed(1) + " km"));
