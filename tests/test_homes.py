@@ -76,6 +76,8 @@ def test_plus_and_minus_work_without_javascript_and_record_nothing(client, make_
     assert re.search(r'name="kind-NUR"[^>]*\n\s*value="0"', page)
     odd = client.post(path_for(home), data={"kind-NUR": "²", "kind-RES": "0", "step": "NUR:+1"})
     assert odd.status_code == 200  # a character that looks like a digit is not one: start from the recorded number
+    huge = client.post(path_for(home), data={"kind-NUR": "9" * 5000, "kind-RES": "0", "step": "NUR:+1"})
+    assert huge.status_code == 200  # past what int() takes: start from the recorded number too
     assert history_count() == 0
 
 

@@ -130,7 +130,9 @@ def _chosen(homes: list[CareHome], args) -> CareHome | None:
 def _number(raw: str, digits: int = 6) -> int | None:
     """Keyed digits as a number, None for anything else. Checked before int(), which takes "١٢" and " 7",
     and refuses (ValueError) past 4,300 digits."""
-    return int(raw) if re.fullmatch(rf"[0-9]{{1,{digits}}}", raw) else None
+    if not re.fullmatch(r"[0-9]+", raw) or len(significant := raw.lstrip("0")) > digits:
+        return None
+    return int(significant or "0")
 
 
 def _action(home: CareHome, entered: list[tuple[str, int]], stage: str) -> str:
