@@ -89,6 +89,15 @@ def test_a_double_submit_records_once(client, make_home):
     assert history_count() == 1
 
 
+def test_a_form_sent_again_with_other_numbers_is_not_passed_off_as_the_first(client, make_home):
+    home = make_home()
+    data = {"kind-NUR": "2", "kind-RES": "0", "admissions": "open", "action": "save", "submission": "b" * 32}
+    assert client.post(path_for(home), data=data).status_code == 303
+    again = client.post(path_for(home), data={**data, "kind-NUR": "5"})  # the back button, then a new number
+    assert again.status_code == 422 and "already sent once with other details" in again.get_data(as_text=True)
+    assert 'value="5"' in again.get_data(as_text=True) and history_count() == 1
+
+
 def test_closing_admissions_needs_a_reason(client, make_home):
     home = make_home()
     data = {"kind-NUR": "0", "kind-RES": "0", "admissions": "closed", "closed_reason": "", "action": "save"}
