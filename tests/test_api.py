@@ -14,6 +14,8 @@ from tracker.models import ApiToken, Channel, Role, Update, utcnow
 from tracker.vacancies import Change, record_update
 
 PROBLEM = "application/problem+json"
+JSON = "application/json"
+HUGE = "9" * 5000  # past the 4,300 digits Python's int() takes
 
 
 @pytest.fixture
@@ -110,12 +112,32 @@ def test_homes_filter_as_on_the_board(client, homes, hub):
         ("colour=blue", "Unknown query parameter 'colour'"),
         ("offset=-1", "offset and since cannot be negative."),
         ("region=99999999999", "expected a whole number up to 2147483647"),
+        ("region=1_000", "region='1_000': expected a whole number."),
+        ("region=%D9%A3", "region='\u0663': expected a whole number."),
+        (f"limit={HUGE}", "limit: at most 100 characters."),
+        (f"offset={HUGE}", "offset: at most 100 characters."),
+        (f"kind={'N' * 5000}", "kind: at most 100 characters."),
     ],
 )
 def test_a_bad_parameter_gets_400_with_a_plain_message(client, homes, hub, query, detail):
     response = client.get(f"/api/v1/homes?{query}", headers=hub)
     assert response.status_code == 400 and response.mimetype == PROBLEM
     assert detail in response.json["detail"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"/api/v1/updates?since={HUGE}",
+        f"/api/v1/homes/1/history?since={HUGE}",
+        f"/api/v1/fhir/Location?region={HUGE}",
+        f"/api/v1/fhir/HealthcareService?locality={HUGE}",
+    ],
+)
+def test_a_number_of_thousands_of_digits_is_400_on_every_operation(client, homes, hub, url):
+    response = client.get(url, headers=hub)
+    assert response.status_code == 400 and response.mimetype == PROBLEM
+    assert response.json["detail"].endswith("at most 100 characters.")
 
 
 def test_an_unknown_home_or_path_or_method_is_problem_json(client, homes, hub):
@@ -161,6 +183,57 @@ def test_an_update_sent_twice_with_one_idempotency_key_is_recorded_once(client, 
     assert first["seq"] == again["seq"] and len(session.scalars(select(Update)).all()) == 1
 
 
+def test_a_true_retry_spelt_differently_is_still_the_same_request(client, homes, hub):
+    west, _ = homes
+    headers = {**hub, "Idempotency-Key": "retry-8"}
+    url = f"/api/v1/homes/{west.id}/updates"
+    first = client.post(url, data='{"counts": {"NUR": 1}, "note": "Hoist"}', headers=headers, content_type=JSON)
+    again = client.post(url, data='{"note":"Hoist","counts":{"NUR":1}}', headers=headers, content_type=JSON)
+    assert again.status_code == 201 and again.json == first.json
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        pytest.param({"home": "east", "body": {"counts": {"RES": 4}}}, id="another home"),
+        pytest.param({"home": "west", "body": {"counts": {"NUR": 5}}}, id="another body"),
+        pytest.param({"home": "west", "body": {"counts": {"NUR": 1}, "note": "Hoist"}}, id="a field added"),
+    ],
+)
+def test_an_idempotency_key_reused_for_another_request_is_422_and_records_nothing(client, homes, hub, second):
+    west, east = homes
+    headers = {**hub, "Idempotency-Key": "retry-9"}
+    first = client.post(f"/api/v1/homes/{west.id}/updates", json={"counts": {"NUR": 1}}, headers=headers)
+    assert first.status_code == 201
+
+    home = {"west": west, "east": east}[second["home"]]
+    reused = client.post(f"/api/v1/homes/{home.id}/updates", json=second["body"], headers=headers)
+    assert reused.status_code == 422 and reused.mimetype == PROBLEM
+    assert reused.json["detail"].startswith("Nothing was recorded: Idempotency-Key 'retry-9'")
+    assert "a new update needs a new key" in reused.json["errors"]["Idempotency-Key"]
+    session.expire_all()
+    assert [u.seq for u in session.scalars(select(Update))] == [first.json["seq"]]
+    assert {o.kind_code: o.available for o in session.get(type(east), east.id).offers} == {"RES": None}
+    assert session.get(type(west), west.id).offer("NUR").available == 1
+
+
+def test_the_same_key_from_another_token_is_another_request(client, homes, hub):
+    west, _ = homes
+    other = bearer(create_token("Derriford hub system", Role.COORDINATOR))
+    url = f"/api/v1/homes/{west.id}/updates"
+    first = client.post(url, json={"counts": {"NUR": 1}}, headers={**hub, "Idempotency-Key": "k1"})
+    second = client.post(url, json={"counts": {"NUR": 2}}, headers={**other, "Idempotency-Key": "k1"})
+    assert first.status_code == second.status_code == 201 and second.json["seq"] == first.json["seq"] + 1
+
+
+def test_a_key_whose_request_was_refused_is_free_for_the_corrected_one(client, homes, hub):
+    west, _ = homes
+    headers = {**hub, "Idempotency-Key": "fix-me"}
+    url = f"/api/v1/homes/{west.id}/updates"
+    assert client.post(url, json={"counts": {"NUR": 99}}, headers=headers).status_code == 422
+    assert client.post(url, json={"counts": {"NUR": 9}}, headers=headers).status_code == 201
+
+
 def test_an_update_the_write_path_refuses_is_422_with_every_reason_and_nothing_recorded(client, homes, hub):
     west, _ = homes
     body = {"counts": {"NUR": 99, "MH": 1}, "admissions": "closed"}
@@ -181,11 +254,21 @@ def test_an_update_the_write_path_refuses_is_422_with_every_reason_and_nothing_r
         ({"counts": {"NUR": True}}, "counts: an object of whole numbers"),
         ({"beds": 2}, "Unknown field(s): beds"),
         ({"note": 5}, "note: expected a string."),
+        ('{"counts": {"NUR": ' + HUGE + "}}", "The body is not valid JSON: send a JSON object."),
+        ("[" * 100_000 + "]" * 100_000, "The body is nested too deeply: send a flat JSON object."),
+        ('{"counts": ' + '{"a": ' * 5000 + "1" + "}" * 5001, "The body is nested too deeply"),
+        ('{"counts": {"NUR": 1}', "The body is not valid JSON (Expecting ',' delimiter at line 1, column 22)"),
+        (b'{"note": "\xff"}', "The body is not valid JSON"),
     ],
 )
 def test_a_malformed_body_is_400_and_records_nothing(client, homes, hub, body, detail):
     west, _ = homes
-    kwargs = {"data": body, "content_type": "text/plain"} if isinstance(body, str) else {"json": body}
+    if body == "not json":
+        kwargs = {"data": body, "content_type": "text/plain"}
+    elif isinstance(body, str | bytes):
+        kwargs = {"data": body, "content_type": JSON}
+    else:
+        kwargs = {"json": body}
     response = client.post(f"/api/v1/homes/{west.id}/updates", headers=hub, **kwargs)
     assert response.status_code == 400 and detail in response.json["detail"]
     assert session.scalars(select(Update)).all() == []

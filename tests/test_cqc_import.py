@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import struct
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -17,6 +22,8 @@ from tracker import cqc
 from tracker.db import session
 from tracker.models import AuditEvent, CareHome, Channel, Locality, Offer, Region
 from tracker.vacancies import Change, record_update
+
+from .conftest import ROOT
 
 DATA = Path(__file__).parent / "data"
 WEEKLY = DATA / "cqc_directory_weekly.csv"
@@ -310,6 +317,92 @@ def test_a_bad_monthly_row_says_what_is_wrong(change, reason):
 
 
 # ---- helpers: files as CQC publishes them ------------------------------------------------------
+
+
+# ---- large and hostile spreadsheets ------------------------------------------------------------
+
+MB = 1024 * 1024
+DIRECTORY_SHEET = "xl/worksheets/sheet2.xml"  # in _spreadsheet("xlsx"): the notes sheet is sheet1
+ROW = b"<row><c><v>1</v></c></row>"  # a row of one cell, as small as a row can be written
+
+
+def zip_bomb(path: Path, unpacked_mb: int) -> Path:
+    """The monthly XLSX, its directory sheet going on with one tiny row repeated to `unpacked_mb` MB: a file
+    of a few hundred KB that calamine would unpack into gigabytes of memory."""
+    source = zipfile.ZipFile(io.BytesIO(_spreadsheet("xlsx", *_monthly_rows())))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as bomb:
+        for part in source.infolist():
+            data = source.read(part)
+            if part.filename != DIRECTORY_SHEET:
+                bomb.writestr(part.filename, data)
+                continue
+            head, _, tail = data.partition(b"</sheetData>")
+            with bomb.open(part.filename, "w") as sheet:
+                sheet.write(head)
+                rows = ROW * (MB // len(ROW))
+                for _ in range(unpacked_mb):
+                    sheet.write(rows)
+                sheet.write(b"</sheetData>" + tail)
+    return path
+
+
+def declare(path: Path, part: str, size: int) -> None:
+    """Make the archive lie: say `part` unpacks to `size` bytes, in its local header and the central directory."""
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<I", data, zipfile.ZipFile(path).getinfo(part).header_offset + 22, size)
+    entry = data.index(b"PK\x01\x02")
+    while data[entry + 46 : entry + 46 + len(part)] != part.encode():
+        entry = data.index(b"PK\x01\x02", entry + 4)
+    struct.pack_into("<I", data, entry + 24, size)
+    path.write_bytes(bytes(data))
+    assert zipfile.ZipFile(path).getinfo(part).file_size == size
+
+
+def test_a_spreadsheet_that_unpacks_past_the_limit_is_refused_and_nothing_changes(runner, app, tmp_path):
+    app.config["CQC_MAX_UNPACKED_MB"] = 5
+    path = tmp_path / "directory.xlsx"
+    path.write_bytes(_spreadsheet("xlsx", *_monthly_rows()))
+    ordinary = zip_bomb(tmp_path / "big.xlsx", unpacked_mb=8)
+    result = runner.invoke(args=["import-cqc", str(ordinary), *CORNWALL])
+    assert result.exit_code == 1
+    assert "big.xlsx: This spreadsheet unpacks to 8 MB, more than the 5 MB the import reads" in result.output
+    assert "CQC_MAX_UNPACKED_MB" in result.output and "nothing was imported" in result.output
+    assert count(CareHome) == count(AuditEvent) == count(Locality) == 0
+    assert "5 created" in run(runner, path, *CORNWALL).stdout  # a file under the limit imports as ever
+
+
+def test_a_zip_bomb_under_the_limit_is_refused_for_how_tightly_it_packs(runner, tmp_path):
+    bomb = zip_bomb(tmp_path / "directory.xlsx", unpacked_mb=40)
+    result = runner.invoke(args=["import-cqc", str(bomb), *CORNWALL])
+    assert result.exit_code == 1 and "This file is not a spreadsheet as CQC publishes them" in result.output
+    assert f"its part '{DIRECTORY_SHEET}' unpacks from 0.1 MB to 40 MB, more than 100 times" in result.output
+    assert count(CareHome) == 0
+
+
+def test_a_spreadsheet_whose_parts_hold_more_than_they_declare_is_refused(runner, tmp_path):
+    liar = zip_bomb(tmp_path / "directory.xlsx", unpacked_mb=40)
+    declare(liar, DIRECTORY_SHEET, 100_000)  # passes both checks; the reader stops at the declared size
+    result = runner.invoke(args=["import-cqc", str(liar), *CORNWALL])
+    assert result.exit_code == 1 and "cannot be read as XLSX or ODS" in result.output
+    assert "larger than its declared uncompressed size" in result.output
+    assert count(CareHome) == 0
+
+
+def test_a_zip_bomb_is_refused_in_bounded_memory(environ, tmp_path):
+    """The file the issue met: ~1 MB on disk, 300 MB unpacked. Unchecked, calamine alone peaked at 1.56 GB on
+    it (python-calamine 0.9.1); refused before unpacking, the whole command peaks near its baseline."""
+    bomb = zip_bomb(tmp_path / "directory.xlsx", unpacked_mb=300)
+    assert bomb.stat().st_size < 2 * MB
+    command = [sys.executable, "-m", "flask", "--app", "tracker", "import-cqc", str(bomb), *CORNWALL]
+    with (tmp_path / "out.txt").open("w") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **environ}, stdout=out, stderr=out)
+        _, status, usage = os.wait4(process.pid, 0)  # the child's own peak, whatever ran before it
+        process.returncode = os.waitstatus_to_exitcode(status)
+    output = (tmp_path / "out.txt").read_text()
+    assert process.returncode == 1 and "unpacks to 300 MB, more than the 200 MB the import reads" in output
+    peak_mb = usage.ru_maxrss / 1024  # kilobytes on Linux
+    print(f"import-cqc on a 300 MB zip bomb: peak {peak_mb:.0f} MB")
+    assert peak_mb < 400, f"peak {peak_mb:.0f} MB"
 
 
 def _weekly_rows() -> tuple[list[str], list[list[str]]]:

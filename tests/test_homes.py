@@ -159,6 +159,8 @@ def test_plus_and_minus_work_without_javascript_and_record_nothing(client, make_
     assert re.search(r'name="kind-NUR"[^>]*\n\s*value="0"', page)
     odd = client.post(path_for(home), data={"kind-NUR": "²", "kind-RES": "0", "step": "NUR:+1"})
     assert odd.status_code == 200  # a character that looks like a digit is not one: start from the recorded number
+    huge = client.post(path_for(home), data={"kind-NUR": "9" * 5000, "kind-RES": "0", "step": "NUR:+1"})
+    assert huge.status_code == 200  # past what int() takes: start from the recorded number too
     assert history_count() == 0
 
 
@@ -168,6 +170,15 @@ def test_a_double_submit_records_once(client, make_home):
     first, second = client.post(path_for(home), data=data), client.post(path_for(home), data=data)
     assert first.headers["Location"] == second.headers["Location"]
     assert history_count() == 1
+
+
+def test_a_form_sent_again_with_other_numbers_is_not_passed_off_as_the_first(client, make_home):
+    home = make_home()
+    data = {"kind-NUR": "2", "kind-RES": "0", "admissions": "open", "action": "save", "submission": "b" * 32}
+    assert client.post(path_for(home), data=data).status_code == 303
+    again = client.post(path_for(home), data={**data, "kind-NUR": "5"})  # the back button, then a new number
+    assert again.status_code == 422 and "already sent once with other details" in again.get_data(as_text=True)
+    assert 'value="5"' in again.get_data(as_text=True) and history_count() == 1
 
 
 def test_closing_admissions_needs_a_reason(client, make_home):

@@ -13,6 +13,7 @@ from tracker.db import session
 from tracker.models import AuditEvent, CareHome, Role, User
 
 from .conftest import PASSWORD
+from .test_cqc_import import zip_bomb
 
 WEEKLY = Path(__file__).parent / "data" / "cqc_directory_weekly.csv"
 
@@ -87,3 +88,20 @@ def test_a_file_over_the_upload_limit_is_refused_with_a_way_forward(admin, app):
     assert response.status_code == 413
     page = response.get_data(as_text=True)
     assert "larger than 0.25 MB" in page and "import-cqc FILE" in page and count(CareHome) == 1
+
+
+def test_the_upload_page_refuses_a_zip_bomb_and_changes_nothing(admin, tmp_path):
+    bomb = zip_bomb(tmp_path / "directory.xlsx", unpacked_mb=40).read_bytes()
+    response = upload(admin, bomb, "directory.xlsx")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "This file is not a spreadsheet as CQC publishes them" in page
+    assert "Nothing was imported." in page
+    assert count(CareHome) == 1 and count(AuditEvent) == 0  # the home the fixture made, and nothing more
+
+
+def test_the_upload_page_refuses_a_spreadsheet_past_the_unpacked_limit(admin, app, tmp_path):
+    app.config["CQC_MAX_UNPACKED_MB"] = 5
+    response = upload(admin, zip_bomb(tmp_path / "directory.xlsx", unpacked_mb=8).read_bytes(), "directory.xlsx")
+    page = response.get_data(as_text=True)
+    assert "This spreadsheet unpacks to 8 MB, more than the 5 MB the import reads (CQC_MAX_UNPACKED_MB)" in page
+    assert count(CareHome) == 1 and count(AuditEvent) == 0

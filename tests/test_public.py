@@ -199,6 +199,7 @@ def test_exact_counts_only_where_the_home_allows(client, home_at):
         ({"near": "TR18 2PF", "radius_km": "0"}, "radius_km must be a whole number of kilometres from 1 to 100."),
         ({"near": "TR18 2PF", "radius_km": "ten"}, "radius_km must be a whole number"),
         ({"near": "TR18 2PF", "radius_km": "500"}, "radius_km must be a whole number"),
+        ({"near": "TR18 2PF", "radius_km": "9" * 5000}, "radius_km must be a whole number"),
         ({"lat": "50.1"}, "lat and lon must be numbers"),
         ({"lat": "40.7", "lon": "-74.0"}, "That location is not in the UK"),
     ],

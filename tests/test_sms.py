@@ -247,6 +247,15 @@ def test_a_permanent_failure_flags_the_contact_with_the_reason(client, home):
     assert contact.failed_at is not None and contact.failure == "a landline or unreachable carrier"
 
 
+@pytest.mark.parametrize("error", ["9" * 5000, "99999999999", "3O005", "\u0663"])
+def test_a_status_callback_with_a_malformed_error_code_is_400_and_changes_nothing(client, home, error):
+    message = sent_message()
+    response = status(client, "SMout1", "failed", error)
+    assert response.status_code == 400 and "ErrorCode must be a Twilio error code" in response.get_data(as_text=True)
+    session.refresh(message)
+    assert message.state == OutboundState.QUEUED and message.error_code is None
+
+
 def test_a_forged_status_callback_is_refused(client, home):
     message = sent_message()
     params = {"MessageSid": "SMout1", "MessageStatus": "failed"}

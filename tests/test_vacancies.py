@@ -11,7 +11,7 @@ from sqlalchemy.exc import DatabaseError
 from tracker import board
 from tracker.db import session
 from tracker.models import BoardCursor, CareHome, Channel, Update
-from tracker.vacancies import Change, UpdateRejected, record_update
+from tracker.vacancies import Change, KeyReused, UpdateRejected, record_update
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -206,6 +206,31 @@ def test_a_repeated_submission_is_recorded_once(app, make_home, published):
     again = record_update(home.id, Change(counts={"NUR": 5}), channel=Channel.SMS, actor="t", idempotency_key="SM1")
     assert again.seq == first.seq
     assert history_count() == 1 and published == [1]
+
+
+def test_a_repeat_that_spells_the_same_numbers_differently_is_the_same_submission(app, make_home, published):
+    home = make_home()
+    first = record_update(home.id, Change(counts={"NUR": 5}), channel=Channel.WEB, actor="t", idempotency_key="w1")
+    again = record_update(home.id, Change(counts={"NUR": " 5"}), channel=Channel.WEB, actor="t", idempotency_key="w1")
+    assert again.seq == first.seq and history_count() == 1
+
+
+@pytest.mark.parametrize(
+    ("other_home", "change"),
+    [(True, Change(counts={"NUR": 5})), (False, Change(counts={"NUR": 4})), (False, Change(note="Hoist"))],
+    ids=["another home", "other numbers", "another field"],
+)
+def test_a_key_reused_for_another_update_is_refused_and_writes_nothing(app, make_home, published, other_home, change):
+    home, other = make_home(), make_home(name="Trevose House")
+    record_update(home.id, Change(counts={"NUR": 5}), channel=Channel.WEB, actor="t", idempotency_key="w2")
+    target = other if other_home else home
+    with pytest.raises(KeyReused) as rejected:
+        record_update(target.id, change, channel=Channel.WEB, actor="t", idempotency_key="w2")
+    assert "already sent once with other details" in rejected.value.errors["form"]
+    assert history_count() == 1 and published == [1]
+    session.expire_all()
+    assert session.get(CareHome, other.id).offer("NUR").available is None
+    assert session.get(CareHome, home.id).note == ""
 
 
 def test_it_publishes_only_after_the_commit(app, make_home, monkeypatch):

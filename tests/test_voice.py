@@ -96,3 +96,31 @@ def test_a_caller_for_several_homes_chooses_one(client, home, make_home):
 
 def test_a_forged_call_is_refused(client, home):
     assert signed_post(client, "/twilio/voice", {"From": MANAGER, "Digits": "1"}, token="forged").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("digits", "heard"),
+    [
+        ("9" * 5000, "That is more than your 40 registered Nursing beds. Please try again."),
+        ("١٢", "Sorry, I did not get a number. Nursing beds free: key the number, then hash."),
+    ],
+    ids=["5000 digits", "Arabic-Indic digits"],
+)
+def test_a_number_no_keypad_sends_is_asked_again_and_records_nothing(client, home, digits, heard):
+    call = Call(client).post().key(digits)
+    assert heard in call.says() and "stage=count" in call.twiml
+    assert session.scalars(select(Update)).all() == []
+
+
+def test_leading_zeros_are_only_zeros(client, home):
+    call = Call(client).post().key("0" * 4400 + "3")
+    assert "Residential beds free" in call.says()
+    assert "You keyed nursing 3, residential 1." in call.key("1").says()
+
+
+def test_a_home_menu_choice_of_thousands_of_digits_is_asked_again(client, home, make_home):
+    other = make_home(name="Penmere Lodge", offers={"RES": 30})
+    contacts.add_contact(other, MANAGER)
+    session.commit()
+    call = Call(client).post().key("1" * 5000)
+    assert "Which home are you calling about?" in call.says()

@@ -8,6 +8,8 @@ and checked against the running app by schemathesis in the tests.
 
 from __future__ import annotations
 
+import json as stdlib_json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -32,13 +34,14 @@ from .models import (
     freshness,
     utcnow,
 )
-from .vacancies import Change, UpdateRejected, record_update
+from .vacancies import Change, KeyReused, UpdateRejected, record_update
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # no cookies: every request carries its token
 
 PROBLEM = "application/problem+json"
 MAX_LIMIT = 1000
+MAX_PARAM_CHARS = 100  # no parameter needs more; a longer one is refused before it is parsed or repeated
 
 
 class Problem(Exception):
@@ -206,10 +209,7 @@ def record(home_id: int):
     home = _visible(home_id)
     if token.role not in (Role.ADMIN, Role.COORDINATOR) and token.home_id is None:
         raise Problem(403, "Forbidden", "This token may not record updates.")
-    body = request.get_json(silent=True)
-    if not request.is_json or not isinstance(body, dict):
-        raise Problem(400, "Bad Request", "Send a JSON object, with Content-Type: application/json.")
-    change = _change(body)
+    change = _change(_json_object())
     key = request.headers.get("Idempotency-Key", "").strip()
     if len(key) > 64:
         raise Problem(400, "Bad Request", "Idempotency-Key: at most 64 characters.")
@@ -218,6 +218,15 @@ def record(home_id: int):
             home.id, change, channel=Channel.API, actor=f"{token.name} (API)",
             idempotency_key=f"api:{token.id}:{key}" if key else None,
         )  # fmt: skip
+    except KeyReused:
+        reason = (
+            "this key was first sent with another home or another body. A retry must repeat its request "
+            "exactly; a new update needs a new key."
+        )
+        raise Problem(
+            422, "Unprocessable Content", f"Nothing was recorded: Idempotency-Key {key!r}: {reason}",
+            errors={"Idempotency-Key": reason[0].upper() + reason[1:]},
+        ) from None  # fmt: skip
     except UpdateRejected as rejected:
         raise Problem(
             422, "Unprocessable Content", "Nothing was recorded: " + " ".join(rejected.errors.values()),
@@ -227,6 +236,27 @@ def record(home_id: int):
 
 
 _FIELDS = {"counts", "admissions", "closed_reason", "reopens_on", "note"}
+
+
+def _json_object() -> dict:
+    """The body, which must be a JSON object. Read here rather than by Flask, whose parser lets a deeply
+    nested body (RecursionError) through as a 500."""
+    if not request.is_json:
+        raise Problem(400, "Bad Request", "Send a JSON object, with Content-Type: application/json.")
+    try:
+        body = stdlib_json.loads(request.get_data(cache=False))
+    except RecursionError:
+        raise Problem(400, "Bad Request", "The body is nested too deeply: send a flat JSON object.") from None
+    except ValueError as exc:  # not JSON, not UTF-8, or a number of more than 4,300 digits
+        where = (
+            f" ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+            if isinstance(exc, stdlib_json.JSONDecodeError)
+            else ""
+        )
+        raise Problem(400, "Bad Request", f"The body is not valid JSON{where}: send a JSON object.") from None
+    if not isinstance(body, dict):
+        raise Problem(400, "Bad Request", "Send a JSON object, with Content-Type: application/json.")
+    return body
 
 
 def _change(body: dict) -> Change:
@@ -320,7 +350,13 @@ def _update_json(row: Update) -> dict:
 # ---- query parameters: unknown or malformed ones are refused, never ignored --------------------
 
 
+# Checked before int(), which takes "1_000", " 7" and Arabic-Indic digits, and refuses past 4,300 digits.
+_WHOLE = re.compile(r"-?[0-9]{1,100}")
+
+
 def _whole(raw: str) -> int:
+    if not _WHOLE.fullmatch(raw):
+        raise ValueError("expected a whole number")
     value = int(raw)
     if abs(value) > openapi.MAX_INT:
         raise ValueError(f"expected a whole number up to {openapi.MAX_INT}")
@@ -342,11 +378,12 @@ def query_args(**types) -> dict[str, Any]:
             allowed = ", ".join(sorted(types)) or "none"
             raise Problem(400, "Bad Request", f"Unknown query parameter {name!r} (this operation takes: {allowed}).")
         raw = request.args[name]
+        if len(raw) > MAX_PARAM_CHARS:
+            raise Problem(400, "Bad Request", f"{name}: at most {MAX_PARAM_CHARS} characters.")
         try:
             values[name] = (_whole if types[name] is int else types[name])(raw)
         except ValueError as exc:
-            reason = "expected a whole number" if "invalid literal" in str(exc) else str(exc)
-            raise Problem(400, "Bad Request", f"{name}={raw!r}: {reason}.") from None
+            raise Problem(400, "Bad Request", f"{name}={raw!r}: {exc}.") from None
     return values
 
 

@@ -274,6 +274,11 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
         # The CQC import (docs/cqc-import.md): the weekly directory has no bed counts, so a home it creates
         # is given this many beds per kind until the monthly file or an admin gives the real figure.
         "CQC_DEFAULT_BEDS": _int("CQC_DEFAULT_BEDS", environ.get("CQC_DEFAULT_BEDS", "30"), low=1, high=2000),
+        # The most an XLSX or ODS file may unpack to (its parts, in MB) for the CQC import to read it: a sheet
+        # takes up to about five times its unpacked size in memory, and a small "zip bomb" unpacks to gigabytes.
+        "CQC_MAX_UNPACKED_MB": _int(
+            "CQC_MAX_UNPACKED_MB", environ.get("CQC_MAX_UNPACKED_MB", "200"), low=1, high=10_000
+        ),
         # The largest request accepted, so the largest CQC file an admin can upload (Flask answers 413 past
         # it); the `import-cqc` command reads files of any size.
         "MAX_CONTENT_LENGTH": _int("UPLOAD_MAX_MB", environ.get("UPLOAD_MAX_MB", "20"), low=1, high=500) * 1024 * 1024,

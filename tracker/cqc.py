@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
+from flask import current_app
 from python_calamine import CalamineError, CalamineWorkbook
 
 from . import postcodes
@@ -27,6 +28,11 @@ WEEKLY, MONTHLY = "weekly", "monthly"
 HEADER_SEARCH_ROWS = 30  # preamble lines before the header: 4 in current weekly files; found, not counted
 LOCATION_ID = re.compile(r"^1-[0-9]{6,12}$")  # as the admin form accepts it
 MAX_BEDS = 2000  # the largest care homes in England have a few hundred
+# A spreadsheet's XML packs about 5 to 20 to 1; a "zip bomb" (a small file of one row repeated a million
+# times) packs hundreds to 1. Parts under a megabyte (styles, an empty sheet) may pack tighter harmlessly.
+MAX_PACKING_RATIO = 100
+RATIO_CHECKED_FROM = 1024 * 1024
+MB = 1024 * 1024
 
 # field -> accepted header names, normalised (see _key). The first names are today's; the others are
 # spellings of older releases ("CQC Location (for office use only" lost its "ID" and bracket in 2020).
@@ -118,11 +124,43 @@ class Location:
     beds: int | None  # registered beds; None when the file does not say (the weekly file never does)
 
 
-def open_file(data: bytes) -> Sheet:
-    """Find the directory in a CSV, XLSX or ODS file. Raises FileError."""
+def open_file(data: bytes, *, max_unpacked_mb: int | None = None) -> Sheet:
+    """Find the directory in a CSV, XLSX or ODS file. Raises FileError.
+
+    A spreadsheet is unpacked only if it is no larger unpacked than `max_unpacked_mb` (default: the
+    CQC_MAX_UNPACKED_MB setting): reading a sheet takes several times its unpacked size in memory.
+    """
     if zipfile.is_zipfile(io.BytesIO(data)):  # XLSX and ODS are both zip archives
+        _check_unpacked_size(data, max_unpacked_mb or current_app.config["CQC_MAX_UNPACKED_MB"])
         return _open_spreadsheet(data)
     return _open_csv(data)
+
+
+def _check_unpacked_size(data: bytes, limit_mb: int) -> None:
+    """Refuse an archive that says it unpacks too large, or packs tighter than a spreadsheet can.
+
+    The sizes checked are the ones the archive declares. They can lie, but calamine's zip reader stops
+    with an error at a part's declared size, so a liar is refused too (as a file that cannot be read).
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
+        raise FileError(f"This file looks like a spreadsheet but cannot be read as XLSX or ODS ({exc}).") from None
+    unpacked = sum(part.file_size for part in parts)
+    if unpacked > limit_mb * MB:
+        raise FileError(
+            f"This spreadsheet unpacks to {unpacked / MB:,.0f} MB, more than the {limit_mb:,} MB the import reads "
+            "(CQC_MAX_UNPACKED_MB), so nothing was imported. Save the directory sheet alone as CSV and import "
+            "that, or ask for CQC_MAX_UNPACKED_MB to be raised."
+        )
+    for part in parts:
+        if part.file_size >= RATIO_CHECKED_FROM and part.file_size > MAX_PACKING_RATIO * max(part.compress_size, 1):
+            raise FileError(
+                f"This file is not a spreadsheet as CQC publishes them: its part {part.filename[:60]!r} unpacks "
+                f"from {part.compress_size / MB:,.1f} MB to {part.file_size / MB:,.0f} MB, more than "
+                f"{MAX_PACKING_RATIO} times, as only a file made to exhaust memory does. Nothing was imported."
+            )
 
 
 def _key(header: object) -> str:
@@ -181,22 +219,28 @@ def _csv_rows(reader, where: dict[str, int]) -> Iterator[tuple[int, dict[str, st
 def _open_spreadsheet(data: bytes) -> Sheet:
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        # Monthly releases put notes on a first sheet and the directory on another: take the one with the header.
+        for name in workbook.sheet_names:
+            # A sheet is read when it is reached: a part larger than its declared size fails here.
+            if found := _directory_in(workbook.get_sheet_by_name(name)):
+                return found
     except (CalamineError, ValueError, OSError) as exc:
         raise FileError(f"This file looks like a spreadsheet but cannot be read as XLSX or ODS ({exc}).") from None
-    # Monthly releases put notes on a first sheet and the directory on another: take the one with the header.
-    for name in workbook.sheet_names:
-        sheet = workbook.get_sheet_by_name(name)
-        rows = sheet.iter_rows()
-        for number in range(1, HEADER_SEARCH_ROWS + 1):
-            header = next(rows, None)
-            if header is None:
-                break
-            found = _columns(header)
-            if found:
-                kind, where = found
-                last = sheet.end[0] + 1 if sheet.end else 0  # iter_rows starts at row 1, even when it is empty
-                return Sheet(kind, "row", max(0, last - number), _sheet_rows(rows, number + 1, where))
     raise _not_found()
+
+
+def _directory_in(sheet) -> Sheet | None:
+    rows = sheet.iter_rows()
+    for number in range(1, HEADER_SEARCH_ROWS + 1):
+        header = next(rows, None)
+        if header is None:
+            return None
+        found = _columns(header)
+        if found:
+            kind, where = found
+            last = sheet.end[0] + 1 if sheet.end else 0  # iter_rows starts at row 1, even when it is empty
+            return Sheet(kind, "row", max(0, last - number), _sheet_rows(rows, number + 1, where))
+    return None
 
 
 def _sheet_rows(rows, first: int, where: dict[str, int]) -> Iterator[tuple[int, dict[str, str]]]:

@@ -166,7 +166,7 @@ def _apply_step(home: CareHome, values: dict, code: str, delta: int) -> None:
     if offer is None:
         return
     current = values.get(code, "")
-    number = int(current) if current.isdecimal() else (offer.available or 0)
+    number = int(current) if re.fullmatch(r"[0-9]{1,6}", current) else (offer.available or 0)
     values[code] = str(min(offer.capacity, max(0, number + delta)))
 
 

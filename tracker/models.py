@@ -234,6 +234,9 @@ class Update(Base):
     state: Mapped[dict[str, Any]]  # the home's state after this update, as boards are sent it
     # A channel's own id for the submission (form nonce, Twilio MessageSid...): a repeat is a no-op.
     idempotency_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    # A hash of the home and the change the key recorded (vacancies._fingerprint): a repeat of the key
+    # that asks for something else is refused, never answered with this row.
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
     home: Mapped[CareHome] = relationship()
 

@@ -41,7 +41,10 @@ _KIND_CODE = {"type": "string", "pattern": "^[A-Z0-9]{1,8}$"}
 _HOME_ID = _int_param("home_id", "path", "The care home's id in the tracker.", minimum=1, required=True)
 _LIMIT = _int_param("limit", "query", "At most this many (default 100).", minimum=1, maximum=1000)
 _ERRORS = {
-    "400": _problem("A parameter or the body is malformed; `detail` says which and why."),
+    "400": _problem(
+        "A parameter or the body is malformed (not JSON, nested too deeply, a number too long); `detail` says "
+        "which and why."
+    ),
     "401": _problem("No valid token."),
     "429": _problem("Too many requests from this token or address: wait `Retry-After` seconds."),
 }
@@ -343,7 +346,10 @@ def document(base_url: str = "", kinds: list[str] | tuple[str, ...] = ()) -> dic
                         {
                             "name": "Idempotency-Key",
                             "in": "header",
-                            "description": "Repeat a request with the same key and it is recorded once.",
+                            "description": "Makes a retry safe: the key is bound to the token, the home and "
+                            "the body that first used it. Sent again with all three the same, the answer is the "
+                            "update that key recorded (201), recorded once. Sent with another home or another "
+                            "body, it is refused (422) and nothing is recorded: a new update needs a new key.",
                             "schema": {"type": "string", "maxLength": 64},
                         },
                     ],
@@ -355,7 +361,10 @@ def document(base_url: str = "", kinds: list[str] | tuple[str, ...] = ()) -> dic
                         "201": _json("Update", "Recorded."),
                         "403": _problem("A token for another home."),
                         "404": _problem("No such home."),
-                        "422": _problem("Not recorded: `errors` says why, field by field."),
+                        "422": _problem(
+                            "Not recorded: `errors` says why, field by field; or the Idempotency-Key was first "
+                            "used for another home or another body (`errors` has `Idempotency-Key`)."
+                        ),
                         **_ERRORS,
                     },
                 }

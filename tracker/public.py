@@ -7,6 +7,7 @@ the public fields; the live channel sends the same shape.
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import timedelta
 
@@ -49,7 +50,7 @@ def parse_query(args) -> tuple[Location, str, int]:
         raise BadQuery(f"care must be one of {', '.join(search.PUBLIC_KINDS)}, or left out for any kind of care.")
     max_radius = current_app.config["PUBLIC_SEARCH_MAX_RADIUS_KM"]
     raw_radius = args.get("radius_km", "").strip() or str(current_app.config["PUBLIC_SEARCH_RADIUS_KM"])
-    if not raw_radius.isdecimal() or not 1 <= int(raw_radius) <= max_radius:
+    if not re.fullmatch(r"[0-9]{1,6}", raw_radius) or not 1 <= int(raw_radius) <= max_radius:
         raise BadQuery(f"radius_km must be a whole number of kilometres from 1 to {max_radius}.")
     try:
         if args.get("lat") or args.get("lon"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -83,10 +85,13 @@ def status_callback():
     """Twilio tells us what became of a text we sent."""
     signed_by_twilio()
     error = request.form.get("ErrorCode", "")
+    # Twilio's codes have five digits; int() would refuse past 4,300 and the column holds 32 bits.
+    if error and not re.fullmatch(r"[0-9]{1,9}", error):
+        abort(400, "ErrorCode must be a Twilio error code: a number of up to 9 digits.")
     messaging.record_status(
         request.form.get("MessageSid", ""),
         request.form.get("MessageStatus", ""),
-        int(error) if error.isdecimal() else None,
+        int(error) if error else None,
     )
     return Response(status=204)
 

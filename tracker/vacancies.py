@@ -6,6 +6,8 @@ seq) -> publish to boards only after the commit.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Mapping
@@ -34,6 +36,15 @@ class UpdateRejected(Exception):
         super().__init__(" ".join(self.errors.values()))
 
 
+class KeyReused(UpdateRejected):
+    """An idempotency key already recorded a different update (another home, or other values)."""
+
+    def __init__(self):
+        super().__init__(
+            {"form": "This was already sent once with other details, so it was not recorded again: check and send it."}
+        )
+
+
 @dataclass(frozen=True)
 class Change:
     """What a channel asks for. Values arrive raw (form strings, parsed SMS); validation happens here.
@@ -60,9 +71,13 @@ def record_update(
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> Update:
-    """Record `change` for a home and return its history row. Raises UpdateRejected; then nothing is written."""
+    """Record `change` for a home and return its history row. Raises UpdateRejected; then nothing is written.
+
+    A repeat of an `idempotency_key` returns the update it first recorded, if it asks for the same thing.
+    """
     now = now or utcnow()
-    if idempotency_key and (done := _already_recorded(idempotency_key)):
+    fingerprint = _fingerprint(home_id, change) if idempotency_key else None
+    if idempotency_key and (done := _already_recorded(idempotency_key, home_id, fingerprint)):
         return done
     try:
         # populate_existing: the session may hold this home from an earlier transaction; read it afresh
@@ -114,6 +129,7 @@ def record_update(
             changed=state != before,
             state=state,
             idempotency_key=idempotency_key,
+            idempotency_fingerprint=fingerprint,
         )
         session.add(row)
         session.commit()
@@ -123,7 +139,7 @@ def record_update(
     except IntegrityError:
         session.rollback()
         # The same submission raced itself (a double tap, a redelivered SMS): the first one won.
-        if idempotency_key and (done := _already_recorded(idempotency_key)):
+        if idempotency_key and (done := _already_recorded(idempotency_key, home_id, fingerprint)):
             return done
         raise
     # Who recorded it stays in the history, not in the log: seq, home and channel are enough to find it.
@@ -133,8 +149,29 @@ def record_update(
     return row
 
 
-def _already_recorded(key: str) -> Update | None:
-    return session.scalars(select(Update).where(Update.idempotency_key == key)).one_or_none()
+def _already_recorded(key: str, home_id: int, fingerprint: str) -> Update | None:
+    """The update this key recorded, when this is a true repeat of it. Raises KeyReused for anything else:
+    answering a different request with the first one's result would tell its sender it was recorded."""
+    done = session.scalars(select(Update).where(Update.idempotency_key == key)).one_or_none()
+    if done is None:
+        return None
+    # Rows from before fingerprints were kept (None) can only be checked for the home.
+    if done.home_id != home_id or done.idempotency_fingerprint not in (None, fingerprint):
+        raise KeyReused()
+    return done
+
+
+def _fingerprint(home_id: int, change: Change) -> str:
+    """What a request asked for, whatever its spelling: the form's "2" and the API's 2 are one request."""
+    canonical = {
+        "home": home_id,
+        "counts": {str(code): str(value).strip() for code, value in change.counts.items()},
+        "admissions": change.admissions,
+        "closed_reason": change.closed_reason,
+        "reopens_on": None if change.reopens_on is None else str(change.reopens_on),
+        "note": change.note,
+    }
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
 def _validate(home: CareHome, change: Change, today_at: datetime):
@@ -236,4 +273,4 @@ def _date(raw: Any) -> date | None:
 
 def _kind_name(code: str) -> str:
     kind = session.get(CareKind, code)
-    return kind.name.lower() + " care" if kind else f"'{code}'"
+    return kind.name.lower() + " care" if kind else repr(code if len(code) <= 20 else code[:20] + "...")

@@ -7,6 +7,7 @@ Flow: (which home, if several) -> one number per kind of care, then # -> read ba
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, request, url_for
@@ -50,17 +51,18 @@ def call():
     if "Digits" in request.form and args.get("stage") == "count" and len(entered) < len(offers):
         offer = offers[len(entered)]
         digits = request.form["Digits"].strip()
-        if not digits.isdecimal():
+        if not re.fullmatch(r"[0-9]+", digits):
             return _ask(
                 home, entered, f"Sorry, I did not get a number. {offer.kind.name} beds free: key the number, then hash."
             )
-        if int(digits) > offer.capacity:
+        number = _number(digits)
+        if number is None or number > offer.capacity:
             return _ask(
                 home,
                 entered,
                 f"That is more than your {offer.capacity} registered {offer.kind.name} beds. Please try again.",
             )
-        entered = [*entered, (offer.kind_code, int(digits))]
+        entered = [*entered, (offer.kind_code, number)]
 
     if args.get("stage") == "confirm" and "Digits" in request.form:
         if request.form["Digits"] == "1":
@@ -117,12 +119,20 @@ def _choose_home(homes: list[CareHome]) -> Response:
 def _chosen(homes: list[CareHome], args) -> CareHome | None:
     if len(homes) == 1:
         return homes[0]
-    if args.get("home", "").isdecimal():
-        return next((h for h in homes if h.id == int(args["home"])), None)
-    digits = request.form.get("Digits", "")
-    if not args.get("stage") and digits.isdecimal() and 1 <= int(digits) <= min(9, len(homes)):
-        return homes[int(digits) - 1]
+    if (chosen := _number(args.get("home", ""), digits=10)) is not None:
+        return next((h for h in homes if h.id == chosen), None)
+    keyed = _number(request.form.get("Digits", ""))
+    if not args.get("stage") and keyed is not None and 1 <= keyed <= min(9, len(homes)):
+        return homes[keyed - 1]
     return None
+
+
+def _number(raw: str, digits: int = 6) -> int | None:
+    """Keyed digits as a number, None for anything else. Checked before int(), which takes "١٢" and " 7",
+    and refuses (ValueError) past 4,300 digits."""
+    if not re.fullmatch(r"[0-9]+", raw) or len(significant := raw.lstrip("0")) > digits:
+        return None
+    return int(significant or "0")
 
 
 def _action(home: CareHome, entered: list[tuple[str, int]], stage: str) -> str:
@@ -134,8 +144,8 @@ def _entered(raw: str) -> list[tuple[str, int]]:
     pairs = []
     for part in filter(None, raw.split(".")):
         code, _, number = part.partition("-")
-        if number.isdecimal():
-            pairs.append((code, int(number)))
+        if (value := _number(number)) is not None:
+            pairs.append((code, value))
     return pairs
 
 
