@@ -86,7 +86,12 @@
   }
   function setStatus(state, text) { statusEl.dataset.state = state; statusEl.textContent = text; }
   socket.on("connect", function () { setStatus("live", "Live"); });
-  socket.on("disconnect", function () { setStatus("reconnecting", "Reconnecting…"); });
+  socket.on("disconnect", function (reason) {
+    setStatus("reconnecting", "Reconnecting…");
+    // The server ends a board when its sign-in ends (signed out elsewhere, disabled, new password);
+    // socket.io does not retry after that by itself. Trying once shows "Signed out" if so.
+    if (reason === "io server disconnect") socket.connect();
+  });
   socket.io.on("reconnect_attempt", function () {
     setStatus(navigator.onLine === false ? "offline" : "reconnecting", navigator.onLine === false ? "Offline" : "Reconnecting…");
   });
