@@ -14,6 +14,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import session as http_session
 from flask_limiter import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
@@ -38,16 +39,27 @@ LAST_USED_EVERY = timedelta(minutes=1)
 @login_manager.user_loader
 def load_user(token: str) -> User | None:
     """The user of a live sign-in: None once it has ended or expired, or the user is disabled."""
-    if len(token) > 100:
-        return None
-    row = session.scalars(select(SignIn).where(SignIn.token_hash == _digest(token))).one_or_none()
-    if row is None or utcnow() - row.created_at >= current_app.config["SIGN_IN_LIFETIME"]:
+    row = _live_sign_in(token)
+    if row is None:
         return None
     user = session.get(User, row.user_id)
-    if user is None or not user.active:
-        return None
-    row.token, user.sign_in = token, row
+    user.sign_in_token = token
     return user
+
+
+def current_sign_in() -> SignIn | None:
+    """This browser's sign-in, from its own session (Flask-Login keeps the token there)."""
+    return _live_sign_in(http_session.get("_user_id"))
+
+
+def _live_sign_in(token: object) -> SignIn | None:
+    """The sign-in `token` belongs to, if it has not ended or expired and its user is active."""
+    if not isinstance(token, str) or len(token) > 100:
+        return None
+    expired = utcnow() - current_app.config["SIGN_IN_LIFETIME"]
+    query = select(SignIn).join(User, SignIn.user_id == User.id)
+    query = query.where(SignIn.token_hash == _digest(token), SignIn.created_at > expired, User.active)
+    return session.scalars(query).one_or_none()
 
 
 def sign_in(user: User) -> None:
@@ -59,7 +71,7 @@ def sign_in(user: User) -> None:
     row = SignIn(user_id=user.id, token_hash=_digest(token), created_at=now)
     session.add(row)
     session.commit()
-    row.token, user.sign_in = token, row
+    user.sign_in_token = token
     login_user(user, remember=True)
 
 
@@ -184,9 +196,8 @@ def board_viewer(raw_token: object) -> str | None:
         if token is None or token.role not in (Role.COORDINATOR, Role.ADMIN) or token.home_id is not None:
             return None
         return token_room(token.id)
-    if not current_user.is_authenticated:
-        return None
-    return sign_in_room(current_user.sign_in.id)
+    row = current_sign_in()
+    return sign_in_room(row.id) if row else None
 
 
 def live_rooms(rooms: list[str]) -> set[str]:

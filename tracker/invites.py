@@ -81,7 +81,7 @@ def change_password():
         if error is None:
             user.password_hash = hash_password(request.form["password"])
             audit.record("user.change_password", user, summary="changed their password; other sign-ins ended")
-            auth.end_sign_ins(user, keep=user.sign_in)
+            auth.end_sign_ins(user, keep=auth.current_sign_in())
             flash("Your password is changed: you are signed out everywhere else.", "success")
             return redirect(url_for("board.page"))
     return render_template("auth/password.html", error=error, minimum=MIN_PASSWORD), 400 if error else 200

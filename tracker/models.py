@@ -282,12 +282,12 @@ class User(Base):
     def is_anonymous(self) -> bool:
         return False
 
-    # The sign-in this user object was loaded for (auth.py): Flask-Login keeps its token in the
-    # session and the remember-me cookie, so ending the sign-in ends every copy of either.
-    sign_in = None  # a SignIn with its token; not a column
+    # The token of the sign-in being started or loaded (auth.py), never stored: Flask-Login puts
+    # it in the session and the remember-me cookie, so ending the sign-in ends every copy of either.
+    sign_in_token = None
 
     def get_id(self) -> str | None:
-        return self.sign_in.token if self.sign_in else None
+        return self.sign_in_token
 
 
 class SignIn(Base):
@@ -300,8 +300,6 @@ class SignIn(Base):
     # A SHA-256 of the token the cookies carry: a copy of the database opens no one's board.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
-    # Set when the row is loaded (auth.load_user); the token itself is never stored.
-    token = None
 
 
 class ApiToken(Base):
