@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, current_app, render_template, request
 from flask import session as http_session
 from flask_login import current_user, login_required
-from flask_socketio import ConnectionRefusedError, emit, join_room
+from flask_socketio import ConnectionRefusedError, disconnect, emit, join_room
 from sqlalchemy import case, func, select
 
 from . import auth, public
@@ -254,6 +254,7 @@ def end_lapsed_connections() -> None:
     Ending one closes its room at once through the message queue; this catches what the queue
     cannot: a command run beside the embedded server (no queue), or a sign-in reaching its lifetime.
     """
+    # The manager's own room table: python-socketio has no public way to list this process's rooms.
     rooms = [r for r in list(socketio.server.manager.rooms.get(NAMESPACE, {})) if isinstance(r, str)]
     credential_rooms = [r for r in rooms if r.startswith((auth.SIGN_IN_ROOM, auth.TOKEN_ROOM))]
     if credential_rooms:
@@ -285,8 +286,8 @@ def on_connect(auth_payload=None):
 @socketio.on("replay", namespace=NAMESPACE)
 def on_replay(data=None):
     credential_room = http_session.get("board_credential")
-    if credential_room not in auth.live_rooms([credential_room]):  # ended in a process the queue did not reach
-        auth.close_connections(credential_room)
+    if credential_room is None or credential_room not in auth.live_rooms([credential_room]):
+        disconnect()  # its sign-in or token ended where the message queue did not reach
     else:
         catch_up(data.get("since") if isinstance(data, dict) else None, http_session.get("board_region"))
     session.remove()
