@@ -199,3 +199,21 @@ def test_the_locality_filter_offers_only_the_watched_regions_localities(migrated
         board.select_option("select[name=region]", cornwall)
         expect(board.locator("select[name=locality]")).to_have_value("")  # Plymouth is not in Cornwall
         assert "locality=" not in board.url
+
+
+def test_an_open_board_says_signed_out_when_its_user_signs_out_on_another_browser(server, browser):
+    base, _link = server
+    wall = signed_in_board(browser, base)
+    expect(wall.locator("#live-status")).to_have_text("Live")
+    desk = browser.new_context().new_page()  # another browser: its own cookies
+    desk.goto(base + "/login")
+    desk.fill("#email", "pz@example.nhs.uk")
+    desk.fill("#password", PASSWORD)
+    desk.click("button[type=submit]")
+    desk.wait_for_url(base + "/board")
+    desk.click("text=Sign out")
+    desk.wait_for_url(re.compile(r".*/login"))
+
+    expect(wall.locator("#live-status")).to_have_text("Signed out: reload the page to sign in", timeout=5000)
+    wall.reload()
+    assert "/login" in wall.url
