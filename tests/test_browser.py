@@ -206,7 +206,7 @@ def test_the_form_works_and_the_board_says_one_clear_thing_with_javascript_off(s
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
 def test_the_form_confirms_only_what_is_on_screen_and_focuses_errors(server, browser, javascript):
-    base, link = server
+    base, link = server.base, server.link
     context = browser.new_context(java_script_enabled=javascript, viewport={"width": 360, "height": 740})
     phone = context.new_page()
     phone.goto(base + link)
@@ -435,3 +435,21 @@ def test_dates_read_as_people_write_them_and_the_exact_time_is_one_tap_away(serv
     expect(row.locator(".age-button")).to_have_attribute("aria-expanded", "true")
     row.locator(".age-button").click()
     expect(row.locator(".exact")).to_have_count(0)
+
+
+def test_an_open_board_says_signed_out_when_its_user_signs_out_on_another_browser(server, browser):
+    base = server.base
+    wall = signed_in_board(browser, base)
+    expect(wall.locator("#live-status")).to_have_text("Live")
+    desk = browser.new_context().new_page()  # another browser: its own cookies
+    desk.goto(base + "/login")
+    desk.fill("#email", "pz@example.nhs.uk")
+    desk.fill("#password", PASSWORD)
+    desk.click("button[type=submit]")
+    desk.wait_for_url(base + "/board")
+    desk.click("text=Sign out")
+    desk.wait_for_url(re.compile(r".*/login"))
+
+    expect(wall.locator("#live-status")).to_have_text("Signed out: reload the page to sign in", timeout=5000)
+    wall.reload()
+    assert "/login" in wall.url

@@ -1,14 +1,26 @@
-"""Operators' commands: form links, token creation, chasing, escalation contacts."""
+"""Operators' commands: users, form links, tokens, chasing, escalation contacts, the printed address."""
 
 from __future__ import annotations
 
+import shlex
 from datetime import UTC, datetime, timedelta
 
+import time_machine
 from sqlalchemy import select
 
 from tracker import auth, contacts
 from tracker.db import session
-from tracker.models import ApiToken, CareHome, Channel, Locality, OutboundMessage
+from tracker.models import (
+    ApiToken,
+    AuditEvent,
+    CareHome,
+    Channel,
+    Locality,
+    OutboundMessage,
+    Role,
+    SignIn,
+    User,
+)
 from tracker.vacancies import Change, record_update
 
 
@@ -148,3 +160,107 @@ def test_a_token_for_one_home_is_created_by_the_homes_id(runner, make_home):
     result = runner.invoke(args=["tokens", "create", "--role", "coordinator", "--name", "Home system", "--home", "1"])
     assert result.exit_code == 0 and "for Trelawney House only" in result.output
     assert session.scalars(select(ApiToken)).one().home_id == home.id
+
+
+# ---- users and tokens --------------------------------------------------------------------------
+
+
+def test_create_admin_on_an_empty_production_database_prints_a_one_use_invitation(make_app, environ):
+    production = {**environ, "TRACKER_ENV": "production", "PUBLIC_BASE_URL": "https://beds.example.nhs.uk"}
+    app = make_app(production, {"WTF_CSRF_ENABLED": False})
+    with app.app_context():
+        result = app.test_cli_runner().invoke(args=["users", "create-admin", "Ade@Example.nhs.uk", "--name", "Ade"])
+        assert result.exit_code == 0, result.output
+        link = result.output.strip().splitlines()[-1]
+        assert link.startswith("https://beds.example.nhs.uk/invite/")
+        user = session.scalars(select(User)).one()
+        assert (user.email, user.role, user.active) == ("ade@example.nhs.uk", Role.ADMIN, True)
+        assert session.scalars(select(AuditEvent.action)).all() == ["user.invite"]
+    browser = app.test_client()
+    path = link.removeprefix("https://beds.example.nhs.uk")
+    chosen = {"password": "a long enough password", "again": "a long enough password"}
+    assert browser.post(path, data=chosen).status_code == 302
+    assert browser.get("/admin/").status_code == 200  # signed in, as an administrator
+    assert app.test_client().get(path).status_code == 410  # used once
+
+
+def test_create_admin_refuses_an_email_in_use_or_not_an_email(runner, coordinator):
+    taken = runner.invoke(args=["users", "create-admin", coordinator.email.upper(), "--name", "X"])
+    assert taken.exit_code != 0 and "already has an account" in taken.output
+    bad = runner.invoke(args=["users", "create-admin", "not-an-address", "--name", "X"])
+    assert bad.exit_code != 0 and "is not an email address" in bad.output
+    assert len(session.scalars(select(User)).all()) == 1
+
+
+def test_users_list_shows_who_can_sign_in(runner, coordinator):
+    runner.invoke(args=["users", "create-admin", "ade@example.nhs.uk", "--name", "Ade"])
+    lines = runner.invoke(args=["users", "list"]).output.splitlines()
+    assert any("ade@example.nhs.uk" in line and "admin" in line and "invited" in line for line in lines)
+    assert any(coordinator.email in line and "active" in line and "(West Cornwall Hospital)" in line for line in lines)
+
+
+def test_users_disable_ends_their_sign_ins_at_once(runner, app, signed_in, coordinator):
+    assert signed_in.get("/board").status_code == 200
+    result = runner.invoke(args=["users", "disable", coordinator.email])
+    assert result.exit_code == 0 and "can no longer sign in" in result.output
+    assert signed_in.get("/board").status_code == 302
+    assert session.scalars(select(SignIn)).all() == []
+    assert session.scalars(select(AuditEvent.actor)).all() == ["command line"]
+
+
+def test_users_disable_keeps_the_last_administrator(runner):
+    runner.invoke(args=["users", "create-admin", "ade@example.nhs.uk", "--name", "Ade"])
+    result = runner.invoke(args=["users", "disable", "ade@example.nhs.uk"])
+    assert result.exit_code != 0 and "last active administrator" in result.output
+    assert session.scalars(select(User)).one().active
+    unknown = runner.invoke(args=["users", "disable", "nobody@example.nhs.uk"])
+    assert unknown.exit_code != 0 and "No one has an account" in unknown.output
+
+
+def test_tokens_list_shows_each_token_and_its_last_use_never_the_secret(runner, app, make_home):
+    home = make_home()
+    quiet = auth.create_token("Spare system", Role.ADMIN)
+    used = auth.create_token("Home system", Role.COORDINATOR, home_id=home.id)
+    at = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    with time_machine.travel(at, tick=False):
+        assert app.test_client().get(f"/api/v1/homes/{home.id}", headers={"Authorization": f"Bearer {used}"}).json
+    output = runner.invoke(args=["tokens", "list"]).output
+    first, second = output.splitlines()
+    assert "Spare system" in first and "admin" in first and "home: all" in first and "last used never" in first
+    assert "Home system" in second and "home: Trelawney House" in second and "last used 2026-11-24 10:00" in second
+    hashes = session.scalars(select(ApiToken.token_hash)).all()
+    assert not any(secret in output for secret in [quiet, used, quiet[4:12], used[4:12], *hashes])
+
+
+def test_tokens_revoke_refuses_the_token_at_once_and_an_unknown_id_is_a_clear_error(runner, app, make_home):
+    home = make_home()
+    token = auth.create_token("Old system", Role.COORDINATOR)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert app.test_client().get(f"/api/v1/homes/{home.id}", headers=headers).status_code == 200
+    assert runner.invoke(args=["tokens", "revoke", "1"]).exit_code == 0
+    assert app.test_client().get(f"/api/v1/homes/{home.id}", headers=headers).status_code == 401
+    assert "REVOKED" in runner.invoke(args=["tokens", "list"]).output
+    missing = runner.invoke(args=["tokens", "revoke", "99"])
+    assert missing.exit_code != 0 and "No token has id 99" in missing.output
+
+
+# ---- the address printed links use -------------------------------------------------------------
+
+
+def test_links_and_signed_test_requests_use_the_port_the_server_answers_on(make_app, environ, make_home):
+    app = make_app({**environ, "PORT": "8000", "TWILIO_AUTH_TOKEN": "local-test-token"}, {"TESTING": True})
+    with app.app_context():
+        home = make_home()
+        contacts.add_contact(home, "+447700900123", "Jo")
+        session.commit()
+        runner = app.test_cli_runner()
+        assert runner.invoke(args=["homes", "link", "1"]).output.startswith("http://127.0.0.1:8000/h/")
+        curl = runner.invoke(args=["twilio-curl", "/twilio/sms", "From=+447700900123", "Body=NUR 2"]).output
+    words = shlex.split(curl)  # as the shell would run it
+    url, signature = words[words.index("POST") + 1], words[words.index("-H") + 1].removeprefix("X-Twilio-Signature: ")
+    fields = dict(words[i + 1].split("=", 1) for i, word in enumerate(words) if word == "--data-urlencode")
+    response = app.test_client().post(
+        url.removeprefix("http://127.0.0.1:8000"), base_url="http://127.0.0.1:8000", data=fields,
+        headers={"X-Twilio-Signature": signature},
+    )  # fmt: skip
+    assert response.status_code == 200 and "NUR" in response.get_data(as_text=True)

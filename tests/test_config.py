@@ -71,3 +71,25 @@ def test_development_keeps_a_generated_secret_key_across_restarts(tmp_path):
     assert len(first) >= 48
     assert load({"TRACKER_ENV": "development"}, tmp_path)["SECRET_KEY"] == first
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_printed_links_follow_the_port_the_embedded_server_last_served_on(tmp_path):
+    """`PORT=8000 make run` in one terminal, `flask homes link` (no PORT) in another: both say 8000."""
+    development = {"TRACKER_ENV": "development", "SECRET_KEY": "s" * 40}
+    assert load(development, tmp_path)["LOCAL_BASE_URL"] == "http://127.0.0.1:5000"
+    (tmp_path / "embedded_port").write_text("8000\n")  # what `python -m tracker` writes as it starts
+    assert load(development, tmp_path)["LOCAL_BASE_URL"] == "http://127.0.0.1:8000"
+    assert load({**development, "PORT": "9000"}, tmp_path)["LOCAL_BASE_URL"] == "http://127.0.0.1:9000"
+    assert load(BASE, tmp_path)["LOCAL_BASE_URL"] == "http://127.0.0.1:5000"  # tests never read it
+
+
+def test_secret_key_fallbacks_are_a_comma_separated_list_and_sign_ins_are_bounded(tmp_path):
+    config = load({**BASE, "SECRET_KEY_FALLBACKS": " oldest-key , previous-key,"}, tmp_path)
+    assert config["SECRET_KEY_FALLBACKS"] == ["oldest-key", "previous-key"]
+    assert load(BASE, tmp_path)["SECRET_KEY_FALLBACKS"] == []
+    assert config["SIGN_IN_LIFETIME"] == config["REMEMBER_COOKIE_DURATION"] == timedelta(days=14)
+    assert load({**BASE, "SIGN_IN_LIFETIME": "12h"}, tmp_path)["REMEMBER_COOKIE_DURATION"] == timedelta(hours=12)
+    with pytest.raises(ConfigError, match="SIGN_IN_LIFETIME='1y'"):
+        load({**BASE, "SIGN_IN_LIFETIME": "1y"}, tmp_path)
+    with pytest.raises(ConfigError, match="expected from 1h to 90d"):
+        load({**BASE, "SIGN_IN_LIFETIME": "365d"}, tmp_path)

@@ -1,5 +1,6 @@
 """Production shape, for real: PostgreSQL, Redis as the Socket.IO message queue, two gevent web
-processes and a clock process. An update posted to one process reaches boards on the other."""
+processes and a clock process. An update posted to one process reaches boards on the other; a
+sign-in or token ended on one ends its boards on the other."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from pathlib import Path
 
 import pytest
 import requests
+import socketio
 from sqlalchemy import func, insert, select
 
 from tracker import create_app, links
-from tracker.auth import create_token
+from tracker.auth import create_token, hash_password, revoke_token
 from tracker.db import session
 from tracker.models import (
+    ApiToken,
     CareHome,
     Channel,
     Contact,
@@ -31,6 +34,7 @@ from tracker.models import (
     OutboundState,
     Region,
     Role,
+    User,
     utcnow,
 )
 from tracker.vacancies import Change, record_update
@@ -299,3 +303,33 @@ def test_two_clock_processes_started_by_mistake_send_each_reminder_once(postgres
         deployment.stop()
         redis.stop()
         app.extensions["engine"].dispose()
+
+
+def test_ending_a_sign_in_or_a_token_disconnects_its_boards_on_every_process(deployment):
+    deploy, token, _path = deployment
+    a, b = deploy.urls
+    app = create_app(deploy.env)
+    with app.app_context():
+        session.add(User(email="pat@example.nhs.uk", name="Pat", password_hash=hash_password("a long password"),
+                         role=Role.COORDINATOR))  # fmt: skip
+        session.commit()
+    browser = requests.Session()
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', browser.get(a + "/login", timeout=10).text).group(1)
+    signed_in = browser.post(a + "/login", data={"csrf_token": csrf, "email": "pat@example.nhs.uk",
+                             "password": "a long password"}, allow_redirects=False, timeout=10)  # fmt: skip
+    assert signed_in.status_code == 302
+    cookies = "; ".join(f"{name}={value}" for name, value in browser.cookies.items())
+    pats_board = socketio.Client(reconnection=False)
+    pats_board.connect(b, namespaces=["/board"], headers={"Cookie": cookies}, transports=["websocket"], wait_timeout=10)
+    machine = Follower(token).connect(b)
+
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', browser.get(a + "/board", timeout=10).text).group(1)
+    assert browser.post(a + "/logout", data={"csrf_token": csrf}, allow_redirects=False, timeout=10).status_code == 302
+    with app.app_context():  # as `flask tokens revoke` would, from a third process
+        revoke_token(session.scalars(select(ApiToken)).one())
+
+    deadline = time.monotonic() + 5
+    while (pats_board.connected or machine.client.connected) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pats_board.connected and not machine.client.connected, deploy.logs()
+    app.extensions["engine"].dispose()

@@ -36,5 +36,12 @@ class EmbeddedServer(BaseApplication):
 
 if __name__ == "__main__":
     settings = config.from_environment()
+    # Commands run in another terminal without PORT print links for this port (config._local_base_url).
+    try:
+        instance = config.instance_path()
+        instance.mkdir(parents=True, exist_ok=True)
+        (instance / config.EMBEDDED_PORT_FILE).write_text(f"{settings['PORT']}\n")
+    except OSError:  # a read-only checkout loses only that convenience
+        pass
     print(f"Care home bed tracker: http://127.0.0.1:{settings['PORT']}/  (Ctrl-C stops it)", flush=True)
     EmbeddedServer(settings["PORT"], settings["WEB_THREADS"]).run()

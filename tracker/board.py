@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, current_app, render_template, request
 from flask import session as http_session
 from flask_login import current_user, login_required
-from flask_socketio import ConnectionRefusedError, emit, join_room
+from flask_socketio import ConnectionRefusedError, disconnect, emit, join_room
 from sqlalchemy import case, func, select
 
 from . import auth, public
@@ -246,10 +246,25 @@ def publish_flag(home_id: int, region_id: int, not_answering_since: datetime | N
 def tick() -> None:
     """Tell every stream its latest seq, so a board that lost an update (a Redis outage drops what
     is published meanwhile) notices and asks for a replay even when nothing else changes."""
+    end_lapsed_connections()
     socketio.emit("tick", {"seq": latest_seq(None)}, namespace=NAMESPACE, to=ENGLAND)
     for region_id, last_seq in session.execute(select(Region.id, Region.last_seq)):
         socketio.emit("tick", {"seq": last_seq}, namespace=NAMESPACE, to=room_for(region_id))
     session.remove()
+
+
+def end_lapsed_connections() -> None:
+    """Disconnect this process's boards whose sign-in or token has ended or expired.
+
+    Ending one closes its room at once through the message queue; this catches what the queue
+    cannot: a command run beside the embedded server (no queue), or a sign-in reaching its lifetime.
+    """
+    # The manager's own room table: python-socketio has no public way to list this process's rooms.
+    rooms = [r for r in list(socketio.server.manager.rooms.get(NAMESPACE, {})) if isinstance(r, str)]
+    credential_rooms = [r for r in rooms if r.startswith((auth.SIGN_IN_ROOM, auth.TOKEN_ROOM))]
+    if credential_rooms:
+        for room in set(credential_rooms) - auth.live_rooms(credential_rooms):
+            auth.close_connections(room)
 
 
 # ---- the /board namespace ------------------------------------------------------------------
@@ -258,10 +273,14 @@ def tick() -> None:
 @socketio.on("connect", namespace=NAMESPACE)
 def on_connect(auth_payload=None):
     payload = auth_payload if isinstance(auth_payload, dict) else {}
-    if not auth.board_viewer(payload.get("token")):
+    credential_room = auth.board_viewer(payload.get("token"))
+    if credential_room is None:
         raise ConnectionRefusedError("Sign in to the board, or pass a valid API token as auth.token.")
     region_id = _stream_asked_for(payload.get("region"))
-    http_session["board_region"] = region_id  # this connection's own session (Flask-SocketIO keeps one per socket)
+    # This connection's own session (Flask-SocketIO keeps one per socket).
+    http_session["board_region"], http_session["board_credential"] = region_id, credential_room
+    # Closed when the sign-in or token ends (auth.close_connections): the board is disconnected.
+    join_room(credential_room)
     # Join before catching up: an update committed meanwhile is then sent twice (and ignored by
     # seq) rather than never.
     join_room(room_for(region_id))
@@ -271,7 +290,11 @@ def on_connect(auth_payload=None):
 
 @socketio.on("replay", namespace=NAMESPACE)
 def on_replay(data=None):
-    catch_up(data.get("since") if isinstance(data, dict) else None, http_session.get("board_region"))
+    credential_room = http_session.get("board_credential")
+    if credential_room is None or credential_room not in auth.live_rooms([credential_room]):
+        disconnect()  # its sign-in or token ended where the message queue did not reach
+    else:
+        catch_up(data.get("since") if isinstance(data, dict) else None, http_session.get("board_region"))
     session.remove()
 
 

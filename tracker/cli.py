@@ -1,7 +1,8 @@
-"""Operators' commands: `flask --app tracker homes|tokens|contacts|localities|chase|seed-demo|import-cqc ...`."""
+"""Operators' commands: `flask --app tracker users|homes|tokens|contacts|localities|chase|seed-demo|import-cqc ...`."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import shlex
 import sys
@@ -14,12 +15,13 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from . import audit, auth, chasing, contacts, cqc, cqc_import, demo, links, postcodes
+from . import audit, auth, chasing, contacts, cqc, cqc_import, demo, invites, links, postcodes
 from .db import session
-from .models import CareHome, Contact, Locality, Role, User, utcnow
+from .models import ApiToken, CareHome, Contact, Locality, Role, User, utcnow
 from .phones import BadPhoneNumber, to_e164
 from .timefmt import LONDON, duration
 
+users_cli = AppGroup("users", help="People who sign in: coordinators and administrators.")
 homes_cli = AppGroup("homes", help="Care homes and their managers' links.")
 tokens_cli = AppGroup("tokens", help="API tokens for machine clients.")
 contacts_cli = AppGroup("contacts", help="Phones that may update a home by text or call.")
@@ -34,6 +36,61 @@ def find_home(ref: str) -> CareHome:
     if home is None:
         raise click.ClickException(f"No care home has id or CQC location id {ref!r}. `homes list` shows them.")
     return home
+
+
+def find_user(email: str) -> User:
+    user = session.scalars(select(User).where(func.lower(User.email) == email.strip().lower())).one_or_none()
+    if user is None:
+        raise click.ClickException(f"No one has an account with the email address {email!r}. `users list` shows them.")
+    return user
+
+
+@users_cli.command("create-admin")
+@click.argument("email")
+@click.option("--name", required=True, help="Their name, as the audit log will show it.")
+def create_admin(email: str, name: str):
+    """Create an administrator and print their invitation link (one use, for a week)."""
+    email, name = email.strip().lower(), name.strip()
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email) or len(email) > 254:
+        raise click.ClickException(f"{email!r} is not an email address.")
+    if not name or len(name) > 120:
+        raise click.ClickException("--name: give their name, up to 120 characters.")
+    if session.scalars(select(User).where(func.lower(User.email) == email)).one_or_none():
+        raise click.ClickException(f"{email} already has an account: an admin can send a new invitation from its page.")
+    user = User(email=email, name=name, role=Role.ADMIN, password_hash=invites.unusable_password(), active=True)
+    session.add(user)
+    audit.record("user.invite", user, changes={"email": [None, email], "role": [None, Role.ADMIN.value]})
+    session.commit()
+    click.echo(f"Created {name} <{email}>, administrator. Pass on this link; it sets their password once,", err=True)
+    click.echo(f"within {invites.VALID_DAYS} days:", err=True)
+    click.echo(invites.invite_url(user))
+
+
+@users_cli.command("list")
+def list_users():
+    """Print every account: email, role, name, hospital, and whether it can sign in."""
+    for user in session.scalars(select(User).order_by(User.active.desc(), User.email)):
+        state = "active" if user.active else "DISABLED"
+        if user.active and user.password_hash.startswith("!"):
+            state = "invited"  # no password chosen yet
+        hospital = f" ({user.hospital.name})" if user.hospital else ""
+        click.echo(f"{user.email:<40} {user.role.value:<12} {state:<9} {user.name}{hospital}")
+
+
+@users_cli.command("disable")
+@click.argument("email")
+def disable_user(email: str):
+    """Stop EMAIL signing in: their sign-ins end and their open boards are disconnected at once."""
+    user = find_user(email)
+    if user.active and user.role == Role.ADMIN:
+        others = select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.active, User.id != user.id)
+        if not session.scalar(others):
+            raise click.ClickException(f"{user.email} is the last active administrator: create another first.")
+    changes = audit.apply(user, {"active": False})
+    if changes:
+        audit.record("user.disable", user, changes=changes)
+    auth.end_sign_ins(user)  # commits
+    click.echo(f"{user.name} <{user.email}> can no longer sign in; their sign-ins have ended.")
 
 
 @homes_cli.command("list")
@@ -214,6 +271,37 @@ def create_token(role: str, name: str, home_ref: str | None):
     click.echo(token)
 
 
+@tokens_cli.command("list")
+def list_tokens():
+    """Print every token: id, name, role, home, created, last used (never the token itself)."""
+    rows = session.execute(
+        select(ApiToken, CareHome.name).outerjoin(CareHome, ApiToken.home_id == CareHome.id).order_by(ApiToken.id)
+    )
+    for token, home_name in rows:
+        state = f"REVOKED {_when(token.revoked_at)}" if token.revoked_at else "active"
+        click.echo(
+            f"{token.id:>4}  {token.name:<32} {token.role.value:<12} home: {home_name or 'all':<24} "
+            f"created {_when(token.created_at)}  last used {_when(token.last_used_at)}  {state}"
+        )
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(LONDON).strftime("%Y-%m-%d %H:%M") if moment else "never"
+
+
+@tokens_cli.command("revoke")
+@click.argument("token_id", type=int, metavar="ID")
+def revoke_token(token_id: int):
+    """Refuse token ID from now on (`tokens list` shows ids); boards it opened are disconnected."""
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise click.ClickException(f"No token has id {token_id}. `tokens list` shows them.")
+    if token.revoked_at is None:
+        audit.record("token.revoke", token, summary="refused from now on")
+    auth.revoke_token(token)  # commits
+    click.echo(f"Token {token.id} ({token.name}) is refused from now on.")
+
+
 @click.command("twilio-curl")
 @click.argument("path", default="/twilio/sms")
 @click.argument("fields", nargs=-1, metavar="NAME=VALUE...")
@@ -221,7 +309,7 @@ def twilio_curl(path: str, fields: tuple[str, ...]):
     """Print a curl command that posts FIELDS to PATH signed as Twilio would sign it.
 
     For trying the webhooks locally: `twilio-curl /twilio/sms From=+447700900123 "Body=NUR 2"`.
-    Signs with TWILIO_AUTH_TOKEN for PUBLIC_BASE_URL (or http://127.0.0.1:PORT).
+    Signs with TWILIO_AUTH_TOKEN for the address links use (PUBLIC_BASE_URL, or the embedded server's).
     """
     token = current_app.config["TWILIO_AUTH_TOKEN"]
     if not token:
@@ -231,7 +319,7 @@ def twilio_curl(path: str, fields: tuple[str, ...]):
         params.setdefault("MessageSid", "SM" + secrets.token_hex(16))
     if path.endswith("/voice"):
         params.setdefault("CallSid", "CA" + secrets.token_hex(16))
-    url = (current_app.config["PUBLIC_BASE_URL"] or f"http://127.0.0.1:{current_app.config['PORT']}") + path
+    url = links.base_url() + path
     signature = RequestValidator(token).compute_signature(url, params)
     data = " ".join(f"--data-urlencode {shlex.quote(f'{k}={v}')}" for k, v in params.items())
     click.echo(f"curl -s -X POST {shlex.quote(url)} -H {shlex.quote('X-Twilio-Signature: ' + signature)} {data}")
@@ -297,6 +385,7 @@ def import_cqc(path: Path, local_authority: str | None, region: str | None, dry_
 
 
 def register(app: Flask) -> None:
+    app.cli.add_command(users_cli)
     app.cli.add_command(postcodes_cli)
     app.cli.add_command(homes_cli)
     app.cli.add_command(tokens_cli)

@@ -85,6 +85,23 @@ def _dev_secret_key(instance_path: Path) -> str:
     return path.read_text().strip()
 
 
+EMBEDDED_PORT_FILE = "embedded_port"
+
+
+def _local_base_url(environ: Mapping[str, str], instance_path: Path, env: str, port: int) -> str:
+    """The embedded server's address (it listens on 127.0.0.1:PORT).
+
+    PORT when this command was given one; else, in development, the port `python -m tracker` last
+    served on (it writes it to instance/), so `flask homes link` in another terminal matches
+    `PORT=8000 make run`.
+    """
+    if "PORT" not in environ and env == "development":
+        recorded = instance_path / EMBEDDED_PORT_FILE
+        if recorded.exists() and recorded.read_text().strip().isdecimal():
+            port = int(recorded.read_text().strip())
+    return f"http://127.0.0.1:{port}"
+
+
 def _twilio(environ: Mapping[str, str]) -> dict:
     """Twilio sends texts when an account, token and sender are all set; otherwise texts go to the
     Outbox page. A token alone lets webhooks be checked (and tried locally) while sending stays offline."""
@@ -184,6 +201,9 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
         )
     if not secret_key:
         secret_key = _dev_secret_key(instance_path)
+    # Keys being rotated out, oldest first: what they signed (sessions, form and invitation links)
+    # is still read while new things are signed with SECRET_KEY.
+    fallbacks = [key.strip() for key in environ.get("SECRET_KEY_FALLBACKS", "").split(",") if key.strip()]
 
     database_url = environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'tracker.db'}"
     if database_url.startswith("postgres://"):  # Heroku-style URLs; SQLAlchemy wants the dialect name
@@ -211,6 +231,12 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
         raise ConfigError(f"PUBLIC_BASE_URL={public_base_url!r}: expected an http:// or https:// URL")
     if production and not public_base_url:
         raise ConfigError("PUBLIC_BASE_URL must be set in production: it is the start of every link sent by text")
+    port = _int("PORT", environ.get("PORT", "5000"), low=1, high=65535)
+
+    sign_in_lifetime = parse_duration("SIGN_IN_LIFETIME", environ.get("SIGN_IN_LIFETIME", "14d"))
+    if not timedelta(hours=1) <= sign_in_lifetime <= timedelta(days=90):
+        raise ConfigError(f"SIGN_IN_LIFETIME={environ['SIGN_IN_LIFETIME']!r}: expected from 1h to 90d")
+    secure_cookies = _bool("SESSION_COOKIE_SECURE", environ.get("SESSION_COOKIE_SECURE", str(production)))
 
     twilio = _twilio(environ)
     public_search = _public_search(environ, queue)
@@ -238,9 +264,12 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
         "SENTRY_DSN": sentry_dsn,
         "METRICS_TOKEN": environ.get("METRICS_TOKEN", "").strip(),
         "SECRET_KEY": secret_key,
+        "SECRET_KEY_FALLBACKS": fallbacks,
         "DATABASE_URL": database_url,
         "PUBLIC_BASE_URL": public_base_url,
-        "PORT": _int("PORT", environ.get("PORT", "5000"), low=1, high=65535),
+        # Where the embedded server answers, for links when PUBLIC_BASE_URL is not set (links.base_url).
+        "LOCAL_BASE_URL": _local_base_url(environ, instance_path, env, port),
+        "PORT": port,
         # Threads of the embedded server (`python -m tracker`); each open board holds one.
         "WEB_THREADS": _int("WEB_THREADS", environ.get("WEB_THREADS", "100"), low=4, high=2000),
         # A confirmation older than STALE_AFTER is "ageing" (and, later, due a reminder); older than
@@ -285,7 +314,14 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
         "SOCKETIO_MESSAGE_QUEUE": queue or None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", environ.get("SESSION_COOKIE_SECURE", str(production))),
+        "SESSION_COOKIE_SECURE": secure_cookies,
+        # A sign-in lasts this long at most, however it is used (auth.load_user checks it too:
+        # a cookie's own expiry is only the browser's word).
+        "SIGN_IN_LIFETIME": sign_in_lifetime,
+        "REMEMBER_COOKIE_DURATION": sign_in_lifetime,
+        "REMEMBER_COOKIE_SECURE": secure_cookies,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
         # A manager may leave the form open for hours before pressing Save: tie CSRF tokens to the
         # session, not to a clock.
         "WTF_CSRF_TIME_LIMIT": None,

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import login_user
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from . import audit
+from . import audit, auth, links
 from .auth import hash_password
 from .db import session
 from .models import User
@@ -30,13 +30,12 @@ def unusable_password() -> str:
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="invite")
+    return URLSafeTimedSerializer(links.signing_keys(), salt="invite")
 
 
 def invite_url(user: User) -> str:
     token = _serializer().dumps([user.id, user.password_hash[-16:]])
-    base = current_app.config["PUBLIC_BASE_URL"] or f"http://127.0.0.1:{current_app.config['PORT']}"
-    return f"{base}{url_for('invites.accept', token=token)}"
+    return f"{links.base_url()}/invite/{token}"  # no url_for: the command line has no request to build it from
 
 
 def _user_for(token: str) -> User | None:
@@ -57,16 +56,41 @@ def accept(token: str):
         return render_template("auth/invite_invalid.html", days=VALID_DAYS), 410
     error = None
     if request.method == "POST":
-        password, again = request.form.get("password", ""), request.form.get("again", "")
-        if len(password) < MIN_PASSWORD:
-            error = f"Choose a password of at least {MIN_PASSWORD} characters (a few words together works well)."
-        elif password != again:
-            error = "The two passwords are not the same: type it again in both boxes."
-        else:
-            user.password_hash = hash_password(password)
+        error = _new_password_problem()
+        if error is None:
+            user.password_hash = hash_password(request.form["password"])
             audit.record("user.accept_invite", user, summary="chose a password", actor=f"{user.name} <{user.email}>")
-            session.commit()
-            login_user(user, remember=True)
+            auth.end_sign_ins(user)  # a new password: wherever the old one was used is signed out
+            auth.sign_in(user)
             flash("Your password is set: you are signed in.", "success")
             return redirect(url_for("board.page"))
     return render_template("auth/invite.html", user=user, error=error, minimum=MIN_PASSWORD), 400 if error else 200
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """A signed-in user changes their password; every other sign-in of theirs ends."""
+    user = current_user._get_current_object()
+    error = None
+    if request.method == "POST":
+        if not auth.password_matches(user, request.form.get("current", "")):
+            error = "That is not your current password."
+        else:
+            error = _new_password_problem()
+        if error is None:
+            user.password_hash = hash_password(request.form["password"])
+            audit.record("user.change_password", user, summary="changed their password; other sign-ins ended")
+            auth.end_sign_ins(user, keep=auth.current_sign_in())
+            flash("Your password is changed: you are signed out everywhere else.", "success")
+            return redirect(url_for("board.page"))
+    return render_template("auth/password.html", error=error, minimum=MIN_PASSWORD), 400 if error else 200
+
+
+def _new_password_problem() -> str | None:
+    password, again = request.form.get("password", ""), request.form.get("again", "")
+    if len(password) < MIN_PASSWORD:
+        return f"Choose a password of at least {MIN_PASSWORD} characters (a few words together works well)."
+    if password != again:
+        return "The two passwords are not the same: type it again in both boxes."
+    return None

@@ -1,7 +1,8 @@
 """Signed links to a home's form: what a manager uses instead of a password.
 
 A link carries the home's id and its link version, signed with SECRET_KEY; rotating bumps the
-version, and every link signed with an older one stops working.
+version, and every link signed with an older one stops working. Rotating SECRET_KEY itself does
+not, while the old key is listed in SECRET_KEY_FALLBACKS.
 """
 
 from __future__ import annotations
@@ -12,8 +13,18 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from .models import CareHome
 
 
+def signing_keys() -> list[str]:
+    """SECRET_KEY_FALLBACKS then SECRET_KEY: itsdangerous signs with the last and reads with any."""
+    return [*current_app.config["SECRET_KEY_FALLBACKS"], current_app.config["SECRET_KEY"]]
+
+
+def base_url() -> str:
+    """The start of every link the tracker prints or sends: PUBLIC_BASE_URL, else the embedded server's address."""
+    return current_app.config["PUBLIC_BASE_URL"] or current_app.config["LOCAL_BASE_URL"]
+
+
 def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="home-link")
+    return URLSafeSerializer(signing_keys(), salt="home-link")
 
 
 def link_token(home: CareHome) -> str:
@@ -21,8 +32,7 @@ def link_token(home: CareHome) -> str:
 
 
 def link_url(home: CareHome) -> str:
-    base = current_app.config["PUBLIC_BASE_URL"] or f"http://127.0.0.1:{current_app.config['PORT']}"
-    return f"{base}/h/{link_token(home)}"
+    return f"{base_url()}/h/{link_token(home)}"
 
 
 def rotate_link(home: CareHome) -> None:

@@ -294,8 +294,24 @@ class User(Base):
     def is_anonymous(self) -> bool:
         return False
 
-    def get_id(self) -> str:
-        return str(self.id)
+    # The token of the sign-in being started or loaded (auth.py), never stored: Flask-Login puts
+    # it in the session and the remember-me cookie, so ending the sign-in ends every copy of either.
+    sign_in_token = None
+
+    def get_id(self) -> str | None:
+        return self.sign_in_token
+
+
+class SignIn(Base):
+    """One sign-in of a user on one browser. Deleting the row ends it: every copy of its cookies,
+    and its board connections (auth.end_sign_ins)."""
+
+    __tablename__ = "sign_in"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    # A SHA-256 of the token the cookies carry: a copy of the database opens no one's board.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
 
 
 class ApiToken(Base):

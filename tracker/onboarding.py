@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, EmailField, FloatField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
-from . import audit, contacts, invites, links
+from . import audit, auth, contacts, invites, links
 from .admin import admin_required, bp
 from .db import session
 from .models import AuditEvent, CareHome, CareKind, Contact, Hospital, Locality, Offer, Region, Role, User
@@ -312,7 +312,7 @@ def user_reinvite(user_id: int):
     target = session.get(User, user_id) or abort(404)
     target.password_hash = invites.unusable_password()  # the old password and any earlier link stop working
     audit.record("user.reinvite", target, summary="password cleared; a new invitation link was made")
-    session.commit()
+    auth.end_sign_ins(target)  # commits
     return _show_invite(target)
 
 
@@ -331,7 +331,7 @@ def user_active(user_id: int):
     changes = audit.apply(target, {"active": active})
     if changes:
         audit.record("user.enable" if active else "user.disable", target, changes=changes)
-        session.commit()
+        auth.end_sign_ins(target)  # commits; a disabled user's open boards are disconnected
     flash(f"{target.name} {'can sign in again' if active else 'can no longer sign in'}.", "success")
     return redirect(url_for("admin.users"))
 

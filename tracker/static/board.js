@@ -144,7 +144,12 @@
   showLiveness();
   // Not live yet on connect: only once caught up (socket.io may even deliver the catch-up first).
   socket.on("connect", function () { connected = true; heard(); });
-  socket.on("disconnect", function () { connected = false; lose(); });
+  socket.on("disconnect", function (reason) {
+    connected = false; lose();
+    // The server ends a board when its sign-in ends (signed out elsewhere, disabled, new password);
+    // socket.io does not retry after that by itself. Trying once shows "Signed out" if so.
+    if (reason === "io server disconnect") socket.connect();
+  });
   socket.on("connect_error", function (err) {
     if (err && err.message && err.message.indexOf("Sign in") === 0) {
       signedOut = true;
