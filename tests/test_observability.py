@@ -285,3 +285,20 @@ def test_time_for_logs_is_utc_iso(log_lines):
     (line,) = log_lines()
     assert line["message"] == "hello" and line["k"] == 1 and line["logger"] == "tracker.test"
     assert line["time"]
+
+
+def test_metrics_count_the_boards_connected_per_stream_and_time_snapshots(client, board_client, coordinator):
+    def figure(body: str, name: str) -> float:
+        line = next((x for x in body.splitlines() if x.startswith(name + " ") or x.startswith(name + "{")), None)
+        return float(line.split()[-1]) if line else 0.0
+
+    gauge = 'tracker_boards_connected{stream="england"}'
+    before = client.get("/metrics").get_data(as_text=True)
+    board = board_client(auth={"region": "all"})
+    during = client.get("/metrics").get_data(as_text=True)
+    assert figure(during, gauge) == figure(before, gauge) + 1
+    built = "tracker_snapshot_build_seconds_count"
+    assert figure(during, built) >= figure(before, built) and "tracker_snapshot_build_seconds_bucket" in during
+    board.disconnect(namespace="/board")
+    after = client.get("/metrics").get_data(as_text=True)
+    assert figure(after, gauge) == figure(before, gauge)

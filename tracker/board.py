@@ -33,6 +33,7 @@ from .models import (
     Update,
     utcnow,
 )
+from .observability import BOARDS_CONNECTED, SNAPSHOT_SECONDS
 from .wire import Encoded
 
 bp = Blueprint("board", __name__)
@@ -137,9 +138,12 @@ def _stream_state(region_id: int | None) -> tuple[int, list[dict], str]:
         return hit[1:]
     # The cursor is read before the homes: a home may then be newer than `seq` (its update event
     # arrives again and is ignored by its per-home seq), but never older, which would lose one.
-    seq = latest_seq(region_id)
-    kinds = [{"code": k.code, "name": k.name} for k in session.scalars(select(CareKind).order_by(CareKind.position))]
-    homes_json = json.dumps(snapshot_homes(region_id), separators=(",", ":"))
+    with SNAPSHOT_SECONDS.time():
+        seq = latest_seq(region_id)
+        kinds = [
+            {"code": k.code, "name": k.name} for k in session.scalars(select(CareKind).order_by(CareKind.position))
+        ]
+        homes_json = json.dumps(snapshot_homes(region_id), separators=(",", ":"))
     cache[region_id] = (now, seq, kinds, homes_json)
     return seq, kinds, homes_json
 
@@ -284,8 +288,19 @@ def on_connect(auth_payload=None):
     # Join before catching up: an update committed meanwhile is then sent twice (and ignored by
     # seq) rather than never.
     join_room(room_for(region_id))
+    BOARDS_CONNECTED.labels(_stream_label(region_id)).inc()
     catch_up(payload.get("since"), region_id)
     session.remove()
+
+
+@socketio.on("disconnect", namespace=NAMESPACE)
+def on_disconnect(reason=None):
+    if "board_credential" in http_session:  # it was let in, so it was counted
+        BOARDS_CONNECTED.labels(_stream_label(http_session.get("board_region"))).dec()
+
+
+def _stream_label(region_id: int | None) -> str:
+    return "england" if region_id is None else f"region-{region_id}"
 
 
 @socketio.on("replay", namespace=NAMESPACE)

@@ -1,4 +1,4 @@
-"""Operators' commands: `flask --app tracker users|homes|tokens|contacts|localities|chase|seed-demo|import-cqc ...`."""
+"""Operators' commands: `flask --app tracker db|users|homes|tokens|contacts|localities|chase|seed-demo|import-cqc ...`."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from datetime import datetime
 from pathlib import Path
 
 import click
+from alembic.config import Config
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
+
+from alembic import command
 
 from . import audit, auth, chasing, contacts, cqc, cqc_import, demo, invites, links, postcodes
 from .db import session
@@ -384,7 +387,31 @@ def import_cqc(path: Path, local_authority: str | None, region: str | None, dry_
         click.echo(line)
 
 
+db_cli = AppGroup("db", help="The database's schema.")
+
+
+def migrations_dir() -> Path:
+    """The Alembic scripts: `alembic/` beside a source checkout, `tracker/migrations/` in an installed wheel."""
+    packaged = Path(__file__).resolve().parent / "migrations"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "alembic"
+
+
+@db_cli.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Upgrade to this revision.")
+def db_upgrade(revision: str):
+    """Bring the database at DATABASE_URL up to date (what `alembic upgrade head` does in a checkout)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    # ConfigParser would read a "%" in a password as interpolation.
+    cfg.set_main_option("sqlalchemy.url", current_app.config["DATABASE_URL"].replace("%", "%%"))
+    cfg.attributes["skip_logging"] = True
+    session.remove()
+    command.upgrade(cfg, revision)
+    click.echo(f"The database is at {revision}.")
+
+
 def register(app: Flask) -> None:
+    app.cli.add_command(db_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(postcodes_cli)
     app.cli.add_command(homes_cli)

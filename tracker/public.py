@@ -21,6 +21,7 @@ from .db import session
 from .extensions import limiter, socketio
 from .geocoding import Location, NotFound, locate, point
 from .models import Update, utcnow
+from .observability import SEARCH_SECONDS
 
 bp = Blueprint("public", __name__)
 
@@ -87,7 +88,8 @@ def page():
     if any(request.args.get(k) for k in ("near", "lat", "lon", "care", "radius_km")):
         try:
             where, care, radius = parse_query(request.args)
-            context["results"] = search.search(where, care, radius, utcnow())
+            with SEARCH_SECONDS.time():
+                context["results"] = search.search(where, care, radius, utcnow())
         except BadQuery as problem:
             context["problem"], status = problem, 400
     return render_template("public/search.html", **context), status
@@ -100,7 +102,8 @@ def api_search():
         where, care, radius = parse_query(request.args)
     except BadQuery as problem:
         return jsonify(error=problem.message, choices=problem.choices), 400
-    found = search.search(where, care, radius, utcnow()).as_json()
+    with SEARCH_SECONDS.time():
+        found = search.search(where, care, radius, utcnow()).as_json()
     # Encoded here, compact and unsorted: the default provider sorts every key of every home listed.
     return current_app.response_class(json.dumps(found, separators=(",", ":")), mimetype="application/json")
 
