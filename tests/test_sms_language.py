@@ -88,7 +88,7 @@ def test_no_input_crashes_it(text):
 
 
 VOCABULARY = [p.lower() for code, name in KINDS.items() for p in (code, name, *SYNONYMS.get(code, ()))]
-JUNK = ["hello", "beds?", "nur-2", "£5", "ok", "x2y", "thanks", "😀"]
+JUNK = ["hello", "£5", "ok", "x2y", "2.5", "5%", "2-3", "some", "+2"]
 
 
 @settings(max_examples=500)

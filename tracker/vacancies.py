@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import board, chasing
+from . import board, chasing, plaintext
 from .db import session
 from .models import BoardCursor, CareHome, CareKind, Channel, Region, Update, utcnow
 
@@ -54,8 +54,13 @@ def record_update(
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> Update:
-    """Record `change` for a home and return its history row. Raises UpdateRejected; then nothing is written."""
+    """Record `change` for a home and return its history row. Raises UpdateRejected; then nothing is written.
+
+    Free text (reason, note, actor) is stored as plaintext.clean leaves it: control and other
+    non-printing characters removed, whitespace one space, whatever channel it came through.
+    """
     now = now or utcnow()
+    actor = plaintext.clean(actor)[:120]
     if idempotency_key and (done := _already_recorded(idempotency_key)):
         return done
     try:
@@ -159,7 +164,7 @@ def _validate(home: CareHome, change: Change, today_at: datetime):
 
     reason, reopens_on = None, None
     if not admissions_open:
-        reason = (change.closed_reason if change.closed_reason is not None else home.closed_reason or "").strip()
+        reason = plaintext.clean(change.closed_reason if change.closed_reason is not None else home.closed_reason or "")
         if not reason:
             errors["closed_reason"] = "Say why admissions are closed, for example 'Covid outbreak'."
         elif len(reason) > REASON_MAX_CHARS:
@@ -171,7 +176,7 @@ def _validate(home: CareHome, change: Change, today_at: datetime):
         elif reopens_on is not None and reopens_on < today_at.date():
             errors["reopens_on"] = "The expected reopening date has passed: enter a later date, or leave it blank."
 
-    note = home.note if change.note is None else change.note.strip()
+    note = home.note if change.note is None else plaintext.clean(change.note)
     limit = current_app.config["NOTE_MAX_CHARS"]
     if len(note) > limit:
         errors["note"] = f"Keep the note to {limit} characters (it has {len(note)})."
