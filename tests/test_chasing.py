@@ -11,7 +11,7 @@ import pytest
 from flask import current_app
 from sqlalchemy import func, select
 
-from tracker import chasing, contacts
+from tracker import chasing, contacts, links
 from tracker.db import session
 from tracker.models import CareHome, Channel, OutboundMessage, OutboundState
 from tracker.segments import segments
@@ -98,6 +98,19 @@ def test_a_home_that_never_reported_is_asked_for_its_numbers(home):
     chasing.run_pass(MORNING)
     body = texts("reminder")[0].body
     assert "please text your free beds, like: NUR 2 RES 0" in body and segments(body) == 1
+
+
+def test_a_reminder_is_one_segment_where_the_link_allows_shortening_a_long_name(home, app):
+    confirm(home, MORNING)
+    app.config["PUBLIC_BASE_URL"] = "https://beds.cornwall.nhs.uk"  # 28 characters: a link of about 70
+    assert segments(chasing.reminder_text(home, with_code=True)) == 1
+    home.name = "The Trelawney Nursing and Residential Care Home"
+    body = chasing.reminder_text(home)
+    assert segments(body) == 1 and body.startswith("The Trelawney Nursing...: free beds unchanged since")
+    assert body.endswith(links.link_url(home))
+    app.config["PUBLIC_BASE_URL"] = "https://care-home-beds.integrated-care-board.example.nhs.uk"
+    body = chasing.reminder_text(home)  # the link leaves too little room: two segments, the name whole
+    assert segments(body) == 2 and body.startswith(home.name + ": ") and body.endswith(links.link_url(home))
 
 
 def test_a_contact_of_several_homes_is_told_the_code_to_reply_with(home, make_home):

@@ -156,7 +156,8 @@ def handle(sender: str, body: str, sid: str) -> tuple[str, str, int | None, int 
     if isinstance(command, NotUnderstood):
         # Asked again with the home known, so the example is in its own kinds of care.
         command = parse(body, kinds, by_code, example=_example(home)).command
-        return "not-understood", fit(Echo(command.problem), " Text HELP for more."), home.id, None
+        problem = command.problem if command.problem.endswith((".", "?", ")")) else command.problem + "."
+        return "not-understood", fit(Echo(problem), " Text HELP for more."), home.id, None
     if isinstance(command, Keyword) and command.word in ("STATUS", "LINK", "HELP"):
         return "replied", _answer(command.word, home), home.id, None
 

@@ -24,8 +24,9 @@ SYNONYMS = {
 }
 NUMBER_WORDS = {"none": 0, "no": 0, "zero": 0, "nil": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
                 "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}  # fmt: skip
-FILLER = {"beds", "bed", "free", "vacant", "vacancy", "vacancies", "available", "and", "x", "now", "today",
-          "currently", "please", "thanks", "thank", "you", "ta", "cheers"}  # fmt: skip
+COURTESY = {"please", "thanks", "thank", "you", "ta", "cheers", "x"}
+FILLER = {"beds", "bed", "free", "vacant", "vacancy", "vacancies", "available", "and", "now", "today", "currently",
+          *COURTESY}  # fmt: skip
 MAX_BEDS = 999
 EXAMPLE = "NUR 2 RES 0"
 
@@ -90,7 +91,7 @@ def parse(body: str, kinds: Mapping[str, str], home_codes: Collection[str] = (),
             return Message(NotUnderstood(problem), home_code)
         return Message(NotUnderstood(f"That message was empty. Send the beds free, like: {example}"), home_code)
 
-    whole = " ".join(words)
+    whole = " ".join(w for w in words if w not in COURTESY)
     if whole in _KEYWORDS:
         return Message(Keyword(_KEYWORDS[whole]), home_code, tuple(words))
     if _CLOSED.match(text):
@@ -194,9 +195,16 @@ def example_for(codes: list[str]) -> str:
 
 
 def _unglue(word: str, phrases: Mapping[tuple[str, ...], str]) -> list[str]:
-    """`nur2`, `nur-2` and `2nur` are typed as often as `nur 2`; `d2a` is a code and stays whole."""
+    """`nur2`, `nur-2`, `res.1` and `2nur` are typed as often as `nur 2`; `d2a` is a code and stays
+    whole, and `d2a3` is `d2a 3`."""
     if (word,) in phrases:
         return [word]
+    for kind, number in (word.split(sep, 1) for sep in ".-" if sep in word):
+        if (kind,) in phrases and number.isdecimal():
+            return [kind, number]
+    for (kind,) in (p for p in phrases if len(p) == 1 and p[0][-1].isalpha() and word.startswith(p[0])):
+        if word[len(kind) :].isdecimal():
+            return [kind, word[len(kind) :]]
     match = re.fullmatch(r"([a-z]+)-?(\d+)|(\d+)-?([a-z]+)", word)
     return [part for part in match.groups() if part] if match else [word]
 
