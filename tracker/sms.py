@@ -172,7 +172,7 @@ def handle(sender: str, body: str, sid: str) -> tuple[str, str, int | None, int 
     # Ref is the update's number, as on the web form's confirmation: the history, the board and
     # the hub can all find this very update by it. It is never shortened: the echoed reason and
     # name are, and the hint is left off when it does not fit.
-    parts = (Echo(_name(home), least=12), f": {what} at {short_time(row.recorded_at)}: ", *_described(row.state))
+    parts = (Echo(_name(home)), f": {what} at {short_time(row.recorded_at)}: ", *_described(row.state))
     reply = fit(*parts, f" Ref {row.seq}.")
     hint = f" Ref {row.seq}. Text SAME when nothing has changed."
     if row.changed and segments(with_hint := "".join(_plain(parts)) + hint) <= 2:
