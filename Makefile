@@ -44,10 +44,11 @@ bench/node/node_modules/.installed: bench/node/package-lock.json | provision-ben
 	@touch $@
 
 # The benchmark's PostgreSQL and Redis are the tests' (tests/servers.py, wheels in requirements-test.txt).
-bench: provision-bench $(VENV)/.test bench/node/node_modules/.installed  ## Benchmark at England scale (PostgreSQL, Redis, Node) then the families' search and a simulated week of chasing: writes bench/*results.json and .md
+bench: provision-bench $(VENV)/.test bench/node/node_modules/.installed  ## Benchmark at England scale (PostgreSQL, Redis, Node) then the families' search, a simulated week of chasing and 10,000 random text messages: writes bench/*results.json and .md
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/chasing.py
+	$(BIN)/python bench/sms_fuzz.py
 
 lint: $(VENV)/.test  ## Lint and reformat
 	$(BIN)/ruff check --fix tracker tests alembic bench scripts

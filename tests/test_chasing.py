@@ -11,9 +11,10 @@ import pytest
 from flask import current_app
 from sqlalchemy import func, select
 
-from tracker import chasing, contacts
+from tracker import chasing, contacts, links
 from tracker.db import session
 from tracker.models import CareHome, Channel, OutboundMessage, OutboundState
+from tracker.segments import segments
 from tracker.vacancies import Change, record_update
 
 from .test_concurrency import run_concurrently
@@ -85,15 +86,31 @@ def test_a_reminder_carries_the_form_link_and_says_reply_same(home, client):
     confirm(home, MORNING)
     chasing.run_pass(MORNING + 24 * H)
     body = texts("reminder")[0].body
-    assert "Reply SAME" in body and "last confirmed 09:00 Tue 24 Nov" in body
+    assert "Reply SAME" in body and "unchanged since 09:00 Tue 24 Nov?" in body
+    assert segments(body) == 1
     link = body.split("update: ")[1]
     assert client.get(link.split("127.0.0.1:5000")[1]).status_code == 200  # the one-tap form
 
 
 def test_a_home_that_never_reported_is_asked_for_its_numbers(home):
+    home.chase_due_at = MORNING  # due from when it was added: the clock here, not the wall clock
+    session.commit()
     chasing.run_pass(MORNING)
     body = texts("reminder")[0].body
-    assert "please tell the hospital discharge team your free beds" in body and "NUR 1 RES 1" in body
+    assert "please text your free beds, like: NUR 2 RES 0" in body and segments(body) == 1
+
+
+def test_a_reminder_is_one_segment_where_the_link_allows_shortening_a_long_name(home, app):
+    confirm(home, MORNING)
+    app.config["PUBLIC_BASE_URL"] = "https://beds.cornwall.nhs.uk"  # 28 characters: a link of about 70
+    assert segments(chasing.reminder_text(home, with_code=True)) == 1
+    home.name = "The Trelawney Nursing and Residential Care Home"
+    body = chasing.reminder_text(home)
+    assert segments(body) == 1 and body.startswith("The Trelawney Nursing...: free beds unchanged since")
+    assert body.endswith(links.link_url(home))
+    app.config["PUBLIC_BASE_URL"] = "https://care-home-beds.integrated-care-board.example.nhs.uk"
+    body = chasing.reminder_text(home)  # the link leaves too little room: two segments, the name whole
+    assert segments(body) == 2 and body.startswith(home.name + ": ") and body.endswith(links.link_url(home))
 
 
 def test_a_contact_of_several_homes_is_told_the_code_to_reply_with(home, make_home):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import xml.etree.ElementTree as ET
 
 import pytest
 from sqlalchemy import func, select
@@ -291,3 +292,50 @@ def test_status_warns_when_boards_show_the_numbers_as_unverified(client, home):
     record_update(home.id, Change(counts={"NUR": 1, "RES": 0}), channel=Channel.SMS, actor="t", now=four_days_ago)
     reply = text(client, "STATUS")
     assert "Confirmed 4 days ago" in reply and "Boards show this as unverified: text SAME" in reply
+
+
+# ---- replies keep every promise --------------------------------------------------------------
+
+
+def test_a_long_reason_with_curly_quotes_is_shortened_in_the_reply_never_the_ref(client, home):
+    from tracker.segments import CUT, segments
+
+    text(client, "NUR 2 RES 1")
+    reason = ("Norovirus – staff’s advice: no admissions until the “all clear” from " * 2)[:120]
+    reply = ET.fromstring(text(client, f"CLOSED {reason}")).find("Message").text
+    (_, row) = history()
+    assert reply.endswith(f"{CUT}. Ref {row.seq}.") and segments(reply) == 2
+    assert reason.startswith(reply.split("Closed: ")[1].removesuffix(f"{CUT}. Ref {row.seq}."))
+    assert row.state["closed_reason"] == reason.strip()
+
+
+def test_the_hint_is_left_off_before_the_reason_is_shortened(client, home):
+    text(client, "NUR 2 RES 1")
+    assert "Closed: flu’s back. Ref 2. Text SAME when nothing has changed." in text(client, "CLOSED flu’s back")
+    text(client, "OPEN")
+    # UCS-2, 134 characters in two segments: the reason whole and the Ref, without the hint.
+    assert text(client, "CLOSED Norovirus – staff’s advice").endswith(
+        "Closed: Norovirus – staff’s advice. Ref 4.</Message></Response>"
+    )
+
+
+def test_closed_with_a_comma_or_colon_keeps_the_whole_reason(client, home):
+    text(client, "NUR 2 RES 1")
+    assert "Closed: norovirus outbreak." in text(client, "CLOSED,norovirus outbreak")
+    assert "Closed: flu on ward 2." in text(client, "Closed: flu on ward 2")
+    assert session.get(CareHome, home.id).closed_reason == "flu on ward 2"
+
+
+def test_punctuation_around_numbers_and_kind_names_is_forgiven(client, home):
+    assert "NUR 2, RES 0. Open to admissions." in text(client, "Nursing: 2, Residential: 0.")
+    assert "NUR 3, RES 0." in text(client, "“NUR 3!” 👍")
+    assert "confirmed no change" in text(client, "Same, thanks.")
+
+
+def test_a_message_not_understood_gets_an_example_in_the_homes_own_kinds(client, make_home):
+    penmere = make_home(name="Penmere Lodge", offers={"DRES": 12, "LD": 4})
+    contacts.add_contact(penmere, MANAGER)
+    session.commit()
+    reply = text(client, "we have some beds")
+    assert "Send the beds free, like: DRES 2 LD 0. Text HELP for more." in reply
+    assert "like: DRES 2 LD 0." in text(client, "HELP")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tracker.sms_language import SYNONYMS, Closed, Counts, Keyword, NotUnderstood, parse
+from tracker.sms_language import SYNONYMS, Closed, Counts, Keyword, NotUnderstood, example_for, parse
 
 KINDS = {
     "RES": "Residential",
@@ -88,7 +88,7 @@ def test_no_input_crashes_it(text):
 
 
 VOCABULARY = [p.lower() for code, name in KINDS.items() for p in (code, name, *SYNONYMS.get(code, ()))]
-JUNK = ["hello", "beds?", "nur-2", "£5", "ok", "x2y", "thanks", "😀"]
+JUNK = ["hello", "£5", "ok", "x2y", "2.5", "5%", "2-3", "some", "+2"]
 
 
 @settings(max_examples=500)
@@ -110,3 +110,53 @@ def test_any_well_formed_message_records_exactly_what_it_says(beds, number_first
     parts = [f"{n} {code}" if number_first else f"{code}{separator.strip() or ' '} {n}" for code, n in beds.items()]
     text = separator.join(parts)
     assert parse(text.upper() if shout else text.lower(), KINDS).command == Counts(beds)
+
+
+@pytest.mark.parametrize(
+    ("text", "beds"),
+    [
+        ("NUR 2.", {"NUR": 2}),
+        ("NUR: 2!", {"NUR": 2}),
+        ("Nursing: 2, Residential: 0.", {"NUR": 2, "RES": 0}),
+        ("nursing:2,residential:0", {"NUR": 2, "RES": 0}),
+        ("Dementia nursing: 1, Short stay: 0", {"DNUR": 1, "D2A": 0}),
+        ("NUR-2 RES.1", {"NUR": 2, "RES": 1}),
+        ("NUR – 2", {"NUR": 2}),
+        ("“NUR 2” 👍", {"NUR": 2}),
+        ("NUR #2 (RES 0)", {"NUR": 2, "RES": 0}),
+        ("2 nursing beds, 0 residential.", {"NUR": 2, "RES": 0}),
+        ("d2a3", {"D2A": 3}),
+        ("NUR 2 RES 0 thanks x", {"NUR": 2, "RES": 0}),
+    ],
+)
+def test_it_forgives_punctuation_around_numbers_and_kind_names(text, beds):
+    assert parse(text, KINDS).command == Counts(beds)
+
+
+@pytest.mark.parametrize("text", ["SAME.", "Same!", "no change, thanks", "same please"])
+def test_keywords_may_end_with_punctuation_or_thanks(text):
+    assert parse(text, KINDS).command == Keyword("SAME")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["CLOSED,norovirus outbreak", "Closed: norovirus outbreak", "closed-norovirus outbreak",
+     "CLOSED — norovirus outbreak", "closed.norovirus outbreak", "CLOSED\tnorovirus outbreak"],
+)  # fmt: skip
+def test_any_separator_after_closed_keeps_the_whole_reason(text):
+    assert parse(text, KINDS).command == Closed("norovirus outbreak")
+
+
+def test_after_a_home_code_closed_keeps_the_whole_reason_too():
+    message = parse("TRE,CLOSED, flu on ward 2", KINDS, home_codes=["TRE"])
+    assert (message.home_code, message.command) == ("TRE", Closed("flu on ward 2"))
+
+
+@pytest.mark.parametrize("text", ["NUR 2.5", "NUR £5", "NUR 5%", "NUR 2-3", "closedown", "NUR -1"])
+def test_numbers_that_are_not_a_count_of_beds_are_not_taken_as_one(text):
+    assert isinstance(parse(text, KINDS).command, NotUnderstood)
+
+
+def test_a_message_not_understood_suggests_the_example_it_is_given():
+    assert parse("we have beds", KINDS, example="DRES 2 LD 0").command.problem.endswith("like: DRES 2 LD 0")
+    assert example_for(["LD"]) == "LD 2" and example_for([]) == "NUR 2 RES 0"

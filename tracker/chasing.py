@@ -28,7 +28,8 @@ from . import board, links, messaging
 from .config import ConfigError, parse_duration, parse_hours
 from .db import session
 from .models import CareHome, Contact, utcnow
-from .sms_language import fit
+from .segments import Echo, fit, squeeze
+from .sms_language import example_for
 from .timefmt import LONDON, short_time
 
 
@@ -249,18 +250,19 @@ def _take_step(home_id: int, policy: Policy, now: datetime, dry_run: bool) -> St
 # ---- what the texts say --------------------------------------------------------------------
 
 
+# A reminder fits one text-message segment (160 characters) when the home's name, shortened to no
+# fewer than this many characters, and its link allow; otherwise two, with the name whole.
+REMINDER_NAME_LEAST = 16
+
+
 def reminder_text(home: CareHome, *, with_code: bool = False) -> str:
     code = f"{home.short_code} " if with_code and home.short_code else ""
     link = links.link_url(home)
     if home.confirmed_at is None:
-        return fit(
-            f"{home.name}: please tell the hospital discharge team your free beds. Text them, "
-            f"like: {code}{_example(home)}, or use {link}"
-        )
-    return fit(
-        f"{home.name}: please confirm your free beds (last confirmed {short_time(home.confirmed_at)}). "
-        f"Nothing changed? Reply {code}SAME. Or update: {link}"
-    )
+        rest = f": please text your free beds, like: {code}{_example(home)}, or use {link}"
+    else:
+        rest = f": free beds unchanged since {short_time(home.confirmed_at)}? Reply {code}SAME, or update: {link}"
+    return squeeze(Echo(home.name, least=REMINDER_NAME_LEAST), rest, most=1) or fit(Echo(home.name), rest)
 
 
 def escalation_text(home: CareHome) -> str:
@@ -268,13 +270,14 @@ def escalation_text(home: CareHome) -> str:
     asked = f" It has not answered {home.reminders_sent} reminders." if home.reminders_sent else ""
     phone = f" Phone {home.phone}." if home.phone else ""
     return fit(
-        f"Care home bed tracker: {home.name} ({home.locality.name}) has not confirmed its beds {since}.{asked}"
-        f"{phone} Boards show it as not answering."
+        "Care home bed tracker: ",
+        Echo(f"{home.name} ({home.locality.name})"),
+        f" has not confirmed its beds {since}.{asked}{phone} Boards show it as not answering.",
     )
 
 
 def _example(home: CareHome) -> str:
-    return " ".join(f"{o.kind_code} 1" for o in home.offers[:2]) or "NUR 1"
+    return example_for([o.kind_code for o in home.offers])
 
 
 def _several_homes(phones: list[str], home_id: int) -> set[str]:

@@ -6,6 +6,7 @@ import re
 
 from sqlalchemy import select
 
+from . import plaintext
 from .db import session
 from .models import CareHome, Contact
 from .phones import to_e164
@@ -20,7 +21,7 @@ def add_contact(home: CareHome, phone: str, name: str = "") -> Contact:
     number = to_e164(phone)
     if any(c.phone == number for c in home.contacts):
         raise ContactError(f"{number} is already a contact of {home.name}.")
-    contact = Contact(home=home, phone=number, name=name.strip())
+    contact = Contact(home=home, phone=number, name=plaintext.clean(name))
     session.add(contact)
     session.flush()
     homes = [c.home for c in session.scalars(select(Contact).where(Contact.phone == number))]

@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, cqc, postcodes
+from . import audit, cqc, plaintext, postcodes
 from .db import session
 from .models import CareHome, CareKind, Locality, Offer, Region
 
@@ -98,7 +98,9 @@ def run_import(
     progress: Callable[[int], object] | None = None,
 ) -> Summary:
     """Import every care home of `sheet` (from cqc.open_file). `actor` None: the signed-in admin."""
-    run = _Import(source, sheet, region, actor, dry_run)
+    # Every cell as plaintext.clean leaves it: a file's stray control characters (a NUL, a tab or
+    # line break inside a name) never reach a home's name or address.
+    run = _Import(plaintext.clean(source), sheet, region, actor, dry_run)
     seen: dict[str, int] = {}
     try:
         for line, cells in sheet.rows:
@@ -106,6 +108,7 @@ def run_import(
                 progress(1)
             where = f"{sheet.unit} {line}"
             try:
+                cells = {name: plaintext.clean(value) for name, value in cells.items()}
                 found = cqc.location(sheet.kind, line, cells, local_authority)
                 if found.cqc_id in seen:
                     raise cqc.BadRow(f"{found.cqc_id} is listed again (first on {sheet.unit} {seen[found.cqc_id]})")
@@ -127,7 +130,7 @@ class _Import:
         self.summary = Summary(source=source, title=sheet.title, unit=sheet.unit, dry_run=dry_run)
         self.actor, self.dry_run = actor, dry_run
         self.defaulted = False  # whether the row being written gave a kind the default beds
-        self.region_name = " ".join((region or "").split())
+        self.region_name = plaintext.clean(region or "")
         if not self.region_name:
             regions = session.scalars(select(Region).limit(2)).all()
             if len(regions) != 1:

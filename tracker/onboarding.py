@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, EmailField, FloatField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
-from . import audit, auth, contacts, invites, links
+from . import audit, auth, contacts, invites, links, plaintext
 from .admin import admin_required, bp
 from .db import session
 from .models import AuditEvent, CareHome, CareKind, Contact, Hospital, Locality, Offer, Region, Role, User
@@ -37,6 +37,16 @@ def _phone_check(form, field) -> None:
             raise ValidationError(str(exc)) from None
 
 
+class AdminForm(FlaskForm):
+    """Every text field is kept as plaintext.clean leaves it: no control or other non-printing character
+    is stored from an admin page (removed, as in every channel; docs/architecture.md)."""
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            filters = [*unbound_field.kwargs.get("filters", ()), plaintext.clean_field]
+            return unbound_field.bind(form=form, filters=filters, **options)
+
+
 # Within the UK and its islands, as CQC and ONS publish coordinates.
 def _latitude() -> FloatField:
     return FloatField("Latitude", [Optional(), NumberRange(49.8, 60.9, "A latitude in the UK: 49.8 to 60.9.")])
@@ -46,7 +56,7 @@ def _longitude() -> FloatField:
     return FloatField("Longitude", [Optional(), NumberRange(-8.7, 1.8, "A longitude in the UK: -8.7 to 1.8.")])
 
 
-class HomeForm(FlaskForm):
+class HomeForm(AdminForm):
     name = StringField("Name", [InputRequired("Enter the home's name."), Length(max=200)])
     address = StringField("Address", [Optional(), Length(max=300)])
     postcode = StringField("Postcode", [Optional(), Regexp(POSTCODE, message="That does not look like a UK postcode.")])
@@ -62,7 +72,7 @@ class HomeForm(FlaskForm):
     public_counts = BooleanField('Families may see the exact number of beds free (otherwise: "has vacancies")')
 
 
-class UserForm(FlaskForm):
+class UserForm(AdminForm):
     email = EmailField(
         "Email address",
         [InputRequired("Enter an email address."), Length(max=254), Regexp(EMAIL, message="Enter an email address.")],
@@ -72,7 +82,7 @@ class UserForm(FlaskForm):
     hospital_id = SelectField("Hospital", coerce=int)
 
 
-class HospitalForm(FlaskForm):
+class HospitalForm(AdminForm):
     name = StringField("Name", [InputRequired("Enter the hospital's name."), Length(max=200)])
     site = StringField("Site or town", [Optional(), Length(max=200)])
     postcode = StringField("Postcode", [Optional(), Regexp(POSTCODE, message="That does not look like a UK postcode.")])
@@ -81,14 +91,14 @@ class HospitalForm(FlaskForm):
     region_id = SelectField("Region", coerce=int)
 
 
-class LocalityForm(FlaskForm):
+class LocalityForm(AdminForm):
     name = StringField("Name", [InputRequired("Enter the locality's name."), Length(max=120)])
     region_id = SelectField("Region", coerce=int)
     escalation_name = StringField("Escalation contact (who answers)", [Optional(), Length(max=120)])
     escalation_phone = StringField("Escalation phone (texted when a home stops answering)", [Optional(), _phone_check])
 
 
-class RegionForm(FlaskForm):
+class RegionForm(AdminForm):
     name = StringField("New region's name", [InputRequired("Enter the region's name."), Length(max=120)])
 
 
@@ -234,7 +244,7 @@ def home_rotate_link(home_id: int):
 @admin_required
 def home_add_contact(home_id: int):
     target = session.get(CareHome, home_id) or abort(404)
-    phone, name = request.form.get("phone", ""), request.form.get("name", "").strip()[:120]
+    phone, name = request.form.get("phone", ""), plaintext.clean(request.form.get("name", ""))[:120]
     try:
         contact = contacts.add_contact(target, phone, name)
     except (BadPhoneNumber, contacts.ContactError) as exc:

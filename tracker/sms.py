@@ -8,9 +8,10 @@ from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from twilio.request_validator import RequestValidator
+from twilio.twiml import TwiML
 from twilio.twiml.messaging_response import MessagingResponse
 
-from . import board, links, messaging
+from . import board, links, messaging, plaintext
 from .db import session
 from .extensions import csrf
 from .models import (
@@ -25,11 +26,14 @@ from .models import (
     utcnow,
 )
 from .phones import BadPhoneNumber, to_e164
-from .sms_language import Closed, Counts, Keyword, NotUnderstood, fit, parse
+from .segments import Echo, fit, segments
+from .sms_language import Closed, Counts, Keyword, NotUnderstood, example_for, parse
 from .timefmt import ago, short_time
 from .vacancies import Change, UpdateRejected, record_update
 
 bp = Blueprint("sms", __name__, url_prefix="/twilio")
+SID = re.compile(r"[A-Za-z0-9]{1,64}")  # Twilio's are SM or MM and 32 hex digits
+XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 csrf.exempt(bp)  # Twilio cannot send a CSRF token; every request is signed instead
 
 
@@ -49,20 +53,22 @@ def signed_by_twilio() -> None:
 def inbound():
     signed_by_twilio()
     sid = request.form.get("MessageSid", "")
-    if not sid:
-        abort(400, "MessageSid is missing.")
+    if not SID.fullmatch(sid):
+        abort(400, "MessageSid is missing or is not a message's id.")
     if done := _logged(sid):  # Twilio delivered it again: change nothing, say the same
         return twiml(done.reply)
 
-    body = request.form.get("Body", "")[:1600]
+    # Stored and parsed clean (plaintext.clean): what the log shows is what was understood.
+    body = plaintext.clean(request.form.get("Body", "")[:1600])
     try:
         sender = to_e164(request.form.get("From", ""))
     except BadPhoneNumber:
-        sender = request.form.get("From", "")[:32]
+        sender = plaintext.clean(request.form.get("From", ""))[:32]
     outcome, reply, home_id, seq = handle(sender, body, sid)
+    reply = plaintext.clean(reply)  # a name or reason stored before the rule was kept (see twiml_response)
     log = InboundMessage(
         message_sid=sid,
-        idempotency_token=request.headers.get("I-Twilio-Idempotency-Token"),
+        idempotency_token=plaintext.clean(request.headers.get("I-Twilio-Idempotency-Token", ""))[:120] or None,
         sender=sender,
         body=body,
         received_at=utcnow(),
@@ -100,7 +106,13 @@ def twiml(reply: str) -> Response:
     response = MessagingResponse()
     if reply:
         response.message(reply)
-    return Response(str(response), mimetype="text/xml")
+    return twiml_response(response)
+
+
+def twiml_response(response: TwiML) -> Response:
+    """The TwiML document, built by the SDK (which escapes markup); a character XML 1.0 cannot carry
+    (a control character in a name stored before plaintext.clean) is dropped, never sent to break it."""
+    return Response(XML_ILLEGAL.sub("", str(response)), mimetype="text/xml")
 
 
 def _logged(sid: str) -> InboundMessage | None:
@@ -114,7 +126,7 @@ def handle(sender: str, body: str, sid: str) -> tuple[str, str, int | None, int 
         who = current_app.config["HELP_CONTACT"]
         return (
             "unknown-sender",
-            f"This number is not registered with the care home bed tracker. Ask {who} to add it.",
+            fit(f"This number is not registered with the care home bed tracker. Ask {who} to add it."),
             None,
             None,
         )
@@ -136,18 +148,21 @@ def handle(sender: str, body: str, sid: str) -> tuple[str, str, int | None, int 
     else:
         codes = sorted(by_code.items())
         listed = ", ".join(f"{code} {h.name}" for code, h in codes)
-        example = f"{codes[0][0]} {codes[0][1].offers[0].kind_code} 2" if codes and codes[0][1].offers else "TRE NUR 2"
+        example = f"{codes[0][0]} {_example(codes[0][1])}" if codes else f"TRE {_example(None)}"
         return (
             "needs-home",
-            fit(f"You text for several homes: start with its code, like: {example}. Codes: {listed}"),
+            fit(f"You text for several homes: start with its code, like: {example}. Codes: ", Echo(listed)),
             None,
             None,
         )
 
     if isinstance(command, NotUnderstood):
-        return "not-understood", fit(command.problem + " Text HELP for more."), home.id, None
+        # Asked again with the home known, so the example is in its own kinds of care.
+        command = parse(body, kinds, by_code, example=_example(home)).command
+        problem = command.problem if command.problem.endswith((".", "?", ")")) else command.problem + "."
+        return "not-understood", fit(Echo(problem), " Text HELP for more."), home.id, None
     if isinstance(command, Keyword) and command.word in ("STATUS", "LINK", "HELP"):
-        return "replied", fit(_answer(command.word, home)), home.id, None
+        return "replied", _answer(command.word, home), home.id, None
 
     change = _change(command, home)
     contact = next(c for c in contacts if c.home_id == home.id)
@@ -155,14 +170,21 @@ def handle(sender: str, body: str, sid: str) -> tuple[str, str, int | None, int 
     try:
         row = record_update(home.id, change, channel=Channel.SMS, actor=actor, idempotency_key=f"sms:{sid}")
     except UpdateRejected as rejected:
-        return "refused", fit("Not recorded. " + " ".join(rejected.errors.values())), home.id, None
+        return "refused", fit("Not recorded. ", Echo(" ".join(rejected.errors.values()))), home.id, None
     what = "recorded" if row.changed else "confirmed no change"
     # Ref is the update's number, as on the web form's confirmation: the history, the board and
-    # the hub can all find this very update by it.
-    reply = f"{_name(home)}: {what} at {short_time(row.recorded_at)}: {_described(row.state)} Ref {row.seq}."
-    if row.changed:
-        reply += " Text SAME when nothing has changed."
-    return ("recorded" if row.changed else "confirmed"), fit(reply), home.id, row.seq
+    # the hub can all find this very update by it. It is never shortened: the echoed reason and
+    # name are, and the hint is left off when it does not fit.
+    parts = (Echo(_name(home)), f": {what} at {short_time(row.recorded_at)}: ", *_described(row.state))
+    reply = fit(*parts, f" Ref {row.seq}.")
+    hint = f" Ref {row.seq}. Text SAME when nothing has changed."
+    if row.changed and segments(with_hint := "".join(_plain(parts)) + hint) <= 2:
+        reply = with_hint
+    return ("recorded" if row.changed else "confirmed"), reply, home.id, row.seq
+
+
+def _plain(parts) -> list[str]:
+    return [p.text if isinstance(p, Echo) else p for p in parts]
 
 
 def _change(command, home: CareHome) -> Change:
@@ -177,33 +199,42 @@ def _change(command, home: CareHome) -> Change:
     }[command.word]
 
 
+def _example(home: CareHome | None) -> str:
+    return example_for([o.kind_code for o in home.offers] if home else [])
+
+
 def _answer(word: str, home: CareHome) -> str:
     if word == "LINK":
-        return f"{_name(home)}: update your beds at {links.link_url(home)}"
+        return fit(Echo(_name(home), least=12), f": update your beds at {links.link_url(home)}")
     if word == "HELP":
         codes = " ".join(o.kind_code for o in home.offers)
-        return (
-            f"Text the beds free, like: {home.offers[0].kind_code} 2. Your kinds: {codes}. SAME = no change. "
+        return fit(
+            f"Text the beds free, like: {_example(home)}. Your kinds: {codes}. SAME = no change. "
             "FULL = none free. CLOSED reason, or OPEN. STATUS = what we show. LINK = web form."
         )
     if home.confirmed_at is None:
-        return f"{_name(home)}: no numbers recorded yet. Text the beds free, like: NUR 2 RES 0"
+        return fit(
+            Echo(_name(home), least=12), f": no numbers recorded yet. Text the beds free, like: {_example(home)}"
+        )
     via = CHANNEL_WORDS.get(home.confirmed_via, "") if home.confirmed_via else ""
     now = utcnow()
-    reply = f"{_name(home)}: {_described(board.home_state(home))} Confirmed {ago(home.confirmed_at, now)} by {via}."
+    parts = [Echo(_name(home), least=12), ": ", *_described(board.home_state(home))]
+    parts.append(f" Confirmed {ago(home.confirmed_at, now)} by {via}.")
     config = current_app.config
     if freshness(home.confirmed_at, now, config["STALE_AFTER"], config["EXPIRE_AFTER"]) == Freshness.STALE:
-        reply += " Boards show this as unverified: text SAME if it is still right."
-    return reply
+        parts.append(" Boards show this as unverified: text SAME if it is still right.")
+    return fit(*parts)
 
 
-def _described(state: dict) -> str:
+def _described(state: dict) -> tuple[str | Echo, ...]:
+    """What a state says, as parts for `fit`: the counts whole, the reason an echo that may be shortened."""
     counts = ", ".join(
         f"{code} {'not given' if kind['available'] is None else kind['available']}"
         for code, kind in state["kinds"].items()
     )
-    status = "Open to admissions." if state["admissions"] == "open" else f"Closed: {state['closed_reason']}."
-    return f"{counts}. {status}"
+    if state["admissions"] == "open":
+        return (f"{counts}. Open to admissions.",)
+    return (f"{counts}. Closed: ", Echo(state["closed_reason"] or "", least=0), ".")
 
 
 def _name(home: CareHome) -> str:

@@ -8,6 +8,7 @@ A pure function: it reads no database and records nothing. See docs/sms-card.md.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
@@ -23,7 +24,9 @@ SYNONYMS = {
 }
 NUMBER_WORDS = {"none": 0, "no": 0, "zero": 0, "nil": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
                 "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}  # fmt: skip
-FILLER = {"beds", "bed", "free", "vacant", "vacancy", "vacancies", "available", "and", "&", "+", "x", "now"}
+COURTESY = {"please", "thanks", "thank", "you", "ta", "cheers", "x"}
+FILLER = {"beds", "bed", "free", "vacant", "vacancy", "vacancies", "available", "and", "now", "today", "currently",
+          *COURTESY}  # fmt: skip
 MAX_BEDS = 999
 EXAMPLE = "NUR 2 RES 0"
 
@@ -62,37 +65,80 @@ class Message:
 
 _KEYWORDS = {
     "same": "SAME", "no change": "SAME", "nochange": "SAME", "unchanged": "SAME", "no changes": "SAME",
-    "full": "FULL", "open": "OPEN", "reopen": "OPEN", "reopened": "OPEN", "status": "STATUS", "?": "STATUS",
+    "full": "FULL", "open": "OPEN", "reopen": "OPEN", "reopened": "OPEN", "status": "STATUS",
     "link": "LINK", "form": "LINK", "help": "HELP", "info": "HELP",
     "stop": "STOP", "unsubscribe": "STOP", "stopall": "STOP", "start": "START", "unstop": "START",
 }  # fmt: skip
-_SEPARATORS = re.compile(r"[\s,;:=/()\[\]]+")
+# Between words. Not a full stop or a hyphen: `2.5` and `2-3` are not two numbers, and `-1` is below 0.
+_SEPARATORS = re.compile(r"[\s,;:=/()\[\]{}]+")
+# The first word and the separators after it: what is left once a home code or CLOSED is taken off.
+_FIRST_WORD = re.compile(r"\s*[^\s,;:=/()\[\]{}.!?–—-]+[\s,;:=/.!?–—_*-]*")
 
 
-def parse(body: str, kinds: Mapping[str, str], home_codes: Collection[str] = ()) -> Message:
-    """Understand one text. `kinds` maps each known code to its name; `home_codes` are the sender's homes."""
-    text = " ".join(body.split()).strip()
-    words = [w for w in _SEPARATORS.split(text.lower()) if w]
+def parse(body: str, kinds: Mapping[str, str], home_codes: Collection[str] = (), *, example: str = EXAMPLE) -> Message:
+    """Understand one text. `kinds` maps each known code to its name; `home_codes` are the sender's homes;
+    `example` is what a reply that did not understand suggests (the home's own kinds, when known)."""
+    text = " ".join(body.split())
+    words = _words(text)
     home_code = None
     codes = {c.lower(): c for c in home_codes}
     if words and words[0] in codes and len(words) > 1:
         home_code, words = codes[words[0]], words[1:]
-        text = text.split(" ", 1)[1] if " " in text else ""
+        text = _after_first_word(text)
     if not words:
-        return Message(NotUnderstood(f"That message was empty. Send the beds free, like: {EXAMPLE}"), home_code)
+        if text:  # only punctuation or emoji
+            problem = f"Sorry, I did not understand that. Send the beds free, like: {example}"
+            return Message(NotUnderstood(problem), home_code)
+        return Message(NotUnderstood(f"That message was empty. Send the beds free, like: {example}"), home_code)
 
-    whole = " ".join(words)
+    whole = " ".join(w for w in words if w not in COURTESY)
     if whole in _KEYWORDS:
         return Message(Keyword(_KEYWORDS[whole]), home_code, tuple(words))
-    if words[0] in ("closed", "close", "shut"):
-        reason = text.split(" ", 1)[1].strip(" :-,") if " " in text else ""
+    if _CLOSED.match(text):
+        reason = _after_first_word(text).strip()
         if not reason:
             return Message(NotUnderstood("Say why you are closed, like: CLOSED norovirus outbreak"), home_code)
-        return Message(Closed(reason[:120]), home_code, tuple(words))
-    return Message(_counts(words, kinds), home_code, tuple(words))
+        return Message(Closed(reason[:120].rstrip()), home_code, tuple(words))
+    return Message(_counts(words, kinds, example), home_code, tuple(words))
 
 
-def _counts(words: list[str], kinds: Mapping[str, str]) -> Command:
+_CLOSED = re.compile(r"\W*(closed|close|shut)(?!\w)", re.IGNORECASE)
+
+
+def _words(text: str) -> list[str]:
+    """Lower-case words, punctuation around them gone; those with no letter or digit (an emoji) dropped."""
+    words = []
+    for token in text.lower().split():
+        if set(token) == {"?"}:  # a lone question mark asks what the tracker shows
+            words.append("status")
+            continue
+        parts = (_trimmed(part) for part in _SEPARATORS.split(token))
+        words += [part for part in parts if any(c.isalnum() for c in part)]
+    return words
+
+
+def _trimmed(word: str) -> str:
+    """`2.`, `"NUR`, `#2`, `2!`, `SAME.` and `2👍` are the words inside; `-1`, `£5` and `5%` stay as typed."""
+    start, end = 0, len(word)
+    while start < end and _edge(word[start]) and word[start] != "-":
+        start += 1
+    while end > start and _edge(word[end - 1]):
+        end -= 1
+    return word[start:end]
+
+
+def _edge(char: str) -> bool:
+    """Punctuation (not %) or a symbol like an emoji: what may stand around a word or a number."""
+    category = unicodedata.category(char)
+    return (category[0] == "P" and char != "%") or category == "So"
+
+
+def _after_first_word(text: str) -> str:
+    match = _FIRST_WORD.match(text)
+    return text[match.end() :] if match else ""
+
+
+def _counts(words: list[str], kinds: Mapping[str, str], example: str) -> Command:
     phrases = _phrases(kinds)
     words = [part for word in words for part in _unglue(word, phrases)]
     longest = max(len(p) for p in phrases)
@@ -112,14 +158,14 @@ def _counts(words: list[str], kinds: Mapping[str, str]) -> Command:
             elif word.isdecimal() or word in NUMBER_WORDS:
                 number = NUMBER_WORDS[word] if word in NUMBER_WORDS else int(word)
                 if number > MAX_BEDS:
-                    return NotUnderstood(f"{word} beds is more than any home has. Send the beds free, like: {EXAMPLE}")
+                    return NotUnderstood(f"{word} beds is more than any home has. Send the beds free, like: {example}")
                 items.append(("number", number))
             elif word == "dementia":
                 return NotUnderstood("Say 'dementia nursing' (DNUR) or 'dementia residential' (DRES).")
             elif re.fullmatch(r"-\d+", word):
-                return NotUnderstood(f"The number of beds free cannot be below 0. Send, like: {EXAMPLE}")
+                return NotUnderstood(f"The number of beds free cannot be below 0. Send, like: {example}")
             else:
-                return NotUnderstood(f"Sorry, I did not understand '{word[:20]}'. Send the beds free, like: {EXAMPLE}")
+                return NotUnderstood(f"Sorry, I did not understand '{word[:20]}'. Send the beds free, like: {example}")
             i += 1
 
     beds: dict[str, int] = {}
@@ -132,22 +178,34 @@ def _counts(words: list[str], kinds: Mapping[str, str]) -> Command:
             what = pair[0][1] if pair[0][0] == "kind" else None
             if what:
                 return NotUnderstood(f"How many {kinds[what].lower()} beds are free? Send, like: {what} 2")
-            return NotUnderstood(f"Which kind of care is {pair[0][1]} for? Send, like: {EXAMPLE}")
+            return NotUnderstood(f"Which kind of care is {pair[0][1]} for? Send, like: {example}")
         code = kinds_in[0]
         if code in beds:
-            return NotUnderstood(f"{kinds[code]} is in the message twice. Send each kind once, like: {EXAMPLE}")
+            return NotUnderstood(f"{kinds[code]} is in the message twice. Send each kind once, like: {example}")
         beds[code] = numbers_in[0]
         j += 2
     if not beds:
-        return NotUnderstood(f"Send the beds free, like: {EXAMPLE}, or SAME if nothing has changed.")
+        return NotUnderstood(f"Send the beds free, like: {example}, or SAME if nothing has changed.")
     return Counts(beds)
 
 
+def example_for(codes: list[str]) -> str:
+    """An update in the words of a home's own kinds of care, like `NUR 2 RES 0`."""
+    return " ".join(f"{code} {n}" for code, n in zip(codes[:2], (2, 0), strict=False)) or EXAMPLE
+
+
 def _unglue(word: str, phrases: Mapping[tuple[str, ...], str]) -> list[str]:
-    """`nur2` and `2nur` are typed as often as `nur 2`; `d2a` is a code and stays whole."""
+    """`nur2`, `nur-2`, `res.1` and `2nur` are typed as often as `nur 2`; `d2a` is a code and stays
+    whole, and `d2a3` is `d2a 3`."""
     if (word,) in phrases:
         return [word]
-    match = re.fullmatch(r"([a-z]+)(\d+)|(\d+)([a-z]+)", word)
+    for kind, number in (word.split(sep, 1) for sep in ".-" if sep in word):
+        if (kind,) in phrases and number.isdecimal():
+            return [kind, number]
+    for (kind,) in (p for p in phrases if len(p) == 1 and p[0][-1].isalpha() and word.startswith(p[0])):
+        if word[len(kind) :].isdecimal():
+            return [kind, word[len(kind) :]]
+    match = re.fullmatch(r"([a-z]+)-?(\d+)|(\d+)-?([a-z]+)", word)
     return [part for part in match.groups() if part] if match else [word]
 
 
@@ -157,15 +215,3 @@ def _phrases(kinds: Mapping[str, str]) -> dict[tuple[str, ...], str]:
         for phrase in (code, name, *SYNONYMS.get(code, ())):
             phrases[tuple(_SEPARATORS.split(phrase.lower().strip()))] = code
     return phrases
-
-
-GSM_7 = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
-    "¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-
-
-def fit(text: str) -> str:
-    """At most two SMS segments: 306 characters of the GSM alphabet, or 134 once any other is used."""
-    limit = 306 if set(text) <= GSM_7 else 134
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import board, chasing
+from . import board, chasing, plaintext
 from .db import session
 from .models import BoardCursor, CareHome, CareKind, Channel, Region, Update, utcnow
 from .observability import UPDATES_RECORDED
@@ -74,8 +74,11 @@ def record_update(
     """Record `change` for a home and return its history row. Raises UpdateRejected; then nothing is written.
 
     A repeat of an `idempotency_key` returns the update it first recorded, if it asks for the same thing.
+    Free text (reason, note, actor) is stored as plaintext.clean leaves it: control and other
+    non-printing characters removed, whitespace one space, whatever channel it came through.
     """
     now = now or utcnow()
+    actor = plaintext.clean(actor)[:120]
     fingerprint = _fingerprint(home_id, change) if idempotency_key else None
     if idempotency_key and (done := _already_recorded(idempotency_key, home_id, fingerprint)):
         return done
@@ -207,7 +210,7 @@ def _validate(home: CareHome, change: Change, today_at: datetime):
 
     reason, reopens_on = None, None
     if not admissions_open:
-        reason = (change.closed_reason if change.closed_reason is not None else home.closed_reason or "").strip()
+        reason = plaintext.clean(change.closed_reason if change.closed_reason is not None else home.closed_reason or "")
         if not reason:
             errors["closed_reason"] = "Say why admissions are closed, for example 'Covid outbreak'."
         elif len(reason) > REASON_MAX_CHARS:
@@ -219,7 +222,7 @@ def _validate(home: CareHome, change: Change, today_at: datetime):
         elif reopens_on is not None and reopens_on < today_at.date():
             errors["reopens_on"] = "The expected reopening date has passed: enter a later date, or leave it blank."
 
-    note = home.note if change.note is None else change.note.strip()
+    note = home.note if change.note is None else plaintext.clean(change.note)
     limit = current_app.config["NOTE_MAX_CHARS"]
     if len(note) > limit:
         errors["note"] = f"Keep the note to {limit} characters (it has {len(note)})."

@@ -18,7 +18,7 @@ from .db import session
 from .extensions import csrf
 from .models import CareHome, Channel, Contact
 from .phones import BadPhoneNumber, to_e164
-from .sms import signed_by_twilio
+from .sms import SID, signed_by_twilio, twiml_response
 from .vacancies import Change, UpdateRejected, record_update
 
 bp = Blueprint("voice", __name__, url_prefix="/twilio")
@@ -79,7 +79,7 @@ def _record(home: CareHome, entered: list[tuple[str, int]], caller: str) -> Resp
     contact = session.scalars(select(Contact).where(Contact.phone == caller, Contact.home_id == home.id)).first()
     actor = f"{contact.name or 'contact'} {caller} (phone call)"
     call_sid = request.form.get("CallSid", "")
-    key = f"voice:{call_sid}" if call_sid else None
+    key = f"voice:{call_sid}" if SID.fullmatch(call_sid) else None
     try:
         record_update(home.id, Change(counts=dict(entered)), channel=Channel.VOICE, actor=actor, idempotency_key=key)
     except UpdateRejected as rejected:
@@ -166,4 +166,4 @@ def _say_and_hang_up(text: str) -> Response:
 
 
 def _twiml(response: VoiceResponse) -> Response:
-    return Response(str(response), mimetype="text/xml")
+    return twiml_response(response)
