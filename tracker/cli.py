@@ -1,4 +1,4 @@
-"""Operators' commands: `flask --app tracker db|users|homes|tokens|contacts|localities|chase|seed-demo|import-cqc ...`."""
+"""Operators' commands: `flask --app tracker db|users|homes|tokens|contacts|localities|chase|import-cqc ...`."""
 
 from __future__ import annotations
 
