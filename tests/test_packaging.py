@@ -36,13 +36,13 @@ def test_the_wheel_installs_alone_and_serves_pages_and_migrates_a_database(tmp_p
     assert upgraded.returncode == 0, upgraded.stderr
     probe = (
         "import tracker; from tracker import create_app\n"
-        "assert tracker.__file__.startswith({!r}), tracker.__file__\n"
+        f"assert tracker.__file__.startswith({str(target)!r}), tracker.__file__\n"
         "client = create_app().test_client()\n"
         "page = client.get('/find-a-care-home')\n"
         "assert page.status_code == 200 and b'Find a care home' in page.data, page.status_code\n"
         "assert client.get('/static/board.js').status_code == 200\n"
         "assert client.get('/healthz').get_json()['database'] == 'ok'\n"
         "print('ok')\n"
-    ).format(str(target))
+    )
     ran = subprocess.run([sys.executable, "-c", probe], cwd=elsewhere, env=env, capture_output=True, text=True)
     assert ran.stdout.strip() == "ok", ran.stderr
