@@ -450,6 +450,8 @@ def test_an_open_board_says_signed_out_when_its_user_signs_out_on_another_browse
     desk.click("text=Sign out")
     desk.wait_for_url(re.compile(r".*/login"))
 
-    expect(wall.locator("#live-status")).to_have_text("Signed out: reload the page to sign in", timeout=5000)
+    expect(wall.locator("#live-banner")).to_contain_text("you were signed out", timeout=5000)
+    expect(wall.locator("#live-status")).to_have_text("Not live")
+    expect(wall.locator("#live-banner a", has_text="Sign in again")).to_be_visible()
     wall.reload()
     assert "/login" in wall.url
