@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 from alembic.config import Config
 from flask import g
 from sqlalchemy import select
@@ -23,6 +27,36 @@ from .servers import Postgres, Redis
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-key-which-is-long-enough-for-production"
 PASSWORD = "correct horse battery staple"
+# When make_home's homes were created, unless a test says otherwise: before any moment a test uses.
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--clock-at",
+        metavar="INSTANT",
+        help="Run the whole session with this process's clock moved to INSTANT (ISO 8601) and ticking, "
+        "to find tests that depend on the date or hour, e.g. --clock-at 2031-07-15T23:30:00+00:00",
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def moved_clock(request):
+    """The --clock-at check: every test of the session sees the wall clock start at that instant."""
+    instant = request.config.getoption("--clock-at")
+    if not instant:
+        yield None
+        return
+    moment = datetime.fromisoformat(instant)
+    if moment.tzinfo is None:
+        raise pytest.UsageError("--clock-at: give the instant with its offset, e.g. 2031-07-15T23:30:00+00:00")
+    # Servers the tests start in other processes move with this one (tests/moved_clock/sitecustomize.py).
+    shift = moment.timestamp() - time.time()
+    path = os.pathsep.join(filter(None, [str(Path(__file__).parent / "moved_clock"), os.environ.get("PYTHONPATH")]))
+    with pytest.MonkeyPatch.context() as env, time_machine.travel(moment, tick=True):
+        env.setenv("PYTHONPATH", path)
+        env.setenv("TRACKER_TEST_CLOCK_SHIFT", str(shift))
+        yield moment
 
 
 def migrate(url: str) -> None:
@@ -120,12 +154,12 @@ def runner(app):
 
 @pytest.fixture
 def make_home():
-    def make(name="Trelawney House", offers=None, locality="West Cornwall", **fields) -> CareHome:
+    def make(name="Trelawney House", offers=None, locality="West Cornwall", now=LONG_AGO, **fields) -> CareHome:
         place = session.scalars(select(Locality).where(Locality.name == locality)).one_or_none()
         if place is None:
             region = session.scalars(select(Region)).first() or Region(name="Cornwall and the Isles of Scilly")
             place = Locality(name=locality, region=region)
-        home = CareHome(name=name, locality=place, latitude=50.12, longitude=-5.53, **fields)
+        home = CareHome(name=name, locality=place, latitude=50.12, longitude=-5.53, chase_due_at=now, **fields)
         for position, (code, capacity) in enumerate((offers or {"NUR": 40, "RES": 20}).items()):
             home.offers.append(Offer(kind_code=code, capacity=capacity, position=position))
         session.add(home)

@@ -48,7 +48,7 @@ def server(migrated_sqlite, tmp_path):
         for name, lat, lon, counts, public_counts in rows:
             home = CareHome(name=name, locality=place, latitude=lat, longitude=lon, phone="01632 960001",
                             address=f"1 Alverton Road, {name.split()[0]}", postcode="TR18 4TE",
-                            public_counts=public_counts)  # fmt: skip
+                            public_counts=public_counts, chase_due_at=utcnow())  # fmt: skip
             home.offers = [Offer(kind_code="NUR", capacity=30, position=0)]
             session.add(home)
             session.commit()

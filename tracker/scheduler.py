@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from datetime import UTC
 
@@ -19,6 +20,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from . import board, chasing
+from .models import utcnow
+
+log = logging.getLogger(__name__)
 
 
 def jobs(app: Flask) -> list[tuple[Callable[[], None], int]]:
@@ -28,7 +32,15 @@ def jobs(app: Flask) -> list[tuple[Callable[[], None], int]]:
 
 def chase() -> None:
     """A chasing pass at the current time (also `flask --app tracker chase`)."""
-    chasing.run_pass()
+    now = utcnow()
+    steps = chasing.run_pass(now)
+    actions = [step.action for step in steps]
+    # A line per pass, counts only (no names or numbers): a clock that stopped passing shows as silence.
+    log.info(
+        "chasing pass at %s: %d home(s) reminded, %d escalated, %d due outside working hours",
+        now.isoformat(timespec="seconds"), actions.count("reminder"), actions.count("escalation"),
+        actions.count("waiting"),
+    )  # fmt: skip
 
 
 def _in_app_context(app: Flask, job: Callable[[], None]) -> Callable[[], None]:
