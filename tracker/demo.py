@@ -10,8 +10,6 @@ import math
 import random
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
-
 from . import chasing
 from .auth import hash_password
 from .db import session
