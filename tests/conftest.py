@@ -29,6 +29,8 @@ SECRET = "test-secret-key-which-is-long-enough-for-production"
 PASSWORD = "correct horse battery staple"
 # When make_home's homes were created, unless a test says otherwise: before any moment a test uses.
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
+# An ordinary moment for a stopped clock: Tuesday 24 November 2026, 09:00 GMT, in working hours.
+FROZEN_AT = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 
 def pytest_addoption(parser) -> None:
@@ -111,6 +113,15 @@ def database_url(request, tmp_path) -> str:
 def environ(database_url) -> dict[str, str]:
     # Boards get each update at once in tests; test_board.py checks the coalescing window itself.
     return {"TRACKER_ENV": "test", "SECRET_KEY": SECRET, "DATABASE_URL": database_url, "BOARD_COALESCE_MS": "0"}
+
+
+@pytest.fixture
+def frozen_clock(request):
+    """The clock stopped at FROZEN_AT, or at the instant a test gives by indirect parametrization.
+
+    Name it before the test's other fixtures, so that what they record happens at that instant too."""
+    with time_machine.travel(getattr(request, "param", FROZEN_AT), tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture
