@@ -20,7 +20,7 @@ ADMIN = {"email": "admin@example.nhs.uk", "password": PASSWORD}
 
 @pytest.fixture
 def app(make_app, environ):
-    """The app as production runs it: CSRF on (the shared `app` fixture turns it off)."""
+    """CSRF on, and a client that sends only what the test gives it (the shared one adds the token)."""
     app = make_app(environ, {"TESTING": True})
     assert app.config["WTF_CSRF_ENABLED"] is not False
     with app.app_context():
