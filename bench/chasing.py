@@ -73,7 +73,7 @@ def load_homes(rng: random.Random, count: int) -> dict[int, str]:
     behaviour_of: dict[int, str] = {}
     names, weights = zip(*BEHAVIOURS.items(), strict=True)
     for i in range(count):
-        home = CareHome(name=f"Home {i:03d}", locality=places[i % len(places)])
+        home = CareHome(name=f"Home {i:03d}", locality=places[i % len(places)], chase_due_at=START)
         home.offers = [Offer(kind_code="RES", capacity=20, position=0), Offer(kind_code="NUR", capacity=20, position=1)]
         home.contacts = [Contact(phone=f"+4477009{i:05d}")]
         session.add(home)

@@ -316,7 +316,7 @@ def limited(make_app, environ):
         yield app
 
 
-def test_a_token_over_its_rate_limit_gets_429_with_retry_after(limited, make_home):
+def test_a_token_over_its_rate_limit_gets_429_with_retry_after(frozen_clock, limited, make_home):
     make_home()
     client = limited.test_client()
     token = bearer(create_token("busy system", Role.COORDINATOR))
@@ -328,7 +328,7 @@ def test_a_token_over_its_rate_limit_gets_429_with_retry_after(limited, make_hom
     assert client.get("/api/v1/homes", headers=other).status_code == 200  # each token has its own budget
 
 
-def test_inventing_tokens_buys_no_extra_requests(limited):
+def test_inventing_tokens_buys_no_extra_requests(frozen_clock, limited):
     client = limited.test_client()
     answers = [client.get("/api/v1/homes", headers=bearer(f"trk_made-up-{i}")).status_code for i in range(4)]
     assert answers == [401, 401, 401, 429]

@@ -36,7 +36,7 @@ def test_a_wrong_password_is_refused_with_a_plain_message(client, coordinator):
     assert "do not match an active account" in response.get_data(as_text=True)
 
 
-def test_sign_in_attempts_are_limited_per_connection(app, make_app, environ, coordinator):
+def test_sign_in_attempts_are_limited_per_connection(frozen_clock, app, make_app, environ, coordinator):
     limited = make_app({**environ, "LOGIN_RATE_LIMIT": "3/minute"}, {"TESTING": True, "WTF_CSRF_ENABLED": False})
     client = limited.test_client()
     wrong = {"email": coordinator.email, "password": "guess"}
@@ -274,7 +274,7 @@ def test_a_tick_tells_each_stream_its_latest_seq(board_client, two_regions):
     assert received(regional, "tick") == [{"seq": 2}]
 
 
-def test_a_snapshot_shows_each_home_exactly_as_its_updates_do(board_client, make_home):
+def test_a_snapshot_shows_each_home_exactly_as_its_updates_do(frozen_clock, board_client, make_home):
     from datetime import date
 
     from tracker import board as board_module

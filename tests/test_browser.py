@@ -99,7 +99,7 @@ def serve(migrated_sqlite, tmp_path, more_homes=None, **settings):
     with app.app_context():
         region = Region(name="Cornwall")
         west = Locality(name="West Cornwall", region=region)
-        home = CareHome(name="Polwithen Nursing Home", locality=west)
+        home = CareHome(name="Polwithen Nursing Home", locality=west, chase_due_at=datetime.now(UTC))
         home.latitude, home.longitude, home.phone = 50.12, -5.53, "01736 000000"
         home.offers = [Offer(kind_code="NUR", capacity=30, position=0), Offer(kind_code="RES", capacity=10, position=1)]
         hospital = Hospital(name="West Cornwall Hospital", latitude=50.1221, longitude=-5.5430, region=region)
@@ -243,7 +243,7 @@ def test_numbers_nobody_confirmed_for_three_days_are_shown_unverified_and_never_
 
     def old_and_silent(west):
         for name, age in (("Trevose House", 80), ("Carn Brea Lodge", 2)):
-            home = CareHome(name=name, locality=west, latitude=50.2, longitude=-5.4)
+            home = CareHome(name=name, locality=west, latitude=50.2, longitude=-5.4, chase_due_at=now)
             home.offers = [Offer(kind_code="NUR", capacity=20, position=0)]
             session.add(home)
             session.commit()

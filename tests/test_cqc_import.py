@@ -23,7 +23,7 @@ from tracker.db import session
 from tracker.models import AuditEvent, CareHome, Channel, Locality, Offer, Region
 from tracker.vacancies import Change, record_update
 
-from .conftest import ROOT
+from .conftest import FROZEN_AT, ROOT
 
 DATA = Path(__file__).parent / "data"
 WEEKLY = DATA / "cqc_directory_weekly.csv"
@@ -77,6 +77,11 @@ def test_it_creates_every_care_home_of_the_local_authority_with_its_kinds_of_car
     (locality,) = session.scalars(select(Locality)).all()
     assert locality.name == "Cornwall" and locality.region.name == REGION
     assert {h.locality_id for h in found.values()} == {locality.id}
+
+
+def test_new_homes_are_due_their_first_reminder_from_the_moment_of_the_import(frozen_clock, runner):
+    run(runner, WEEKLY, *CORNWALL)
+    assert {home.chase_due_at for home in homes().values()} == {FROZEN_AT}
 
 
 def test_the_summary_says_what_was_skipped_and_why_with_line_numbers(runner):

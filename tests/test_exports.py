@@ -16,6 +16,7 @@ from tracker import downloads, exports, fhir
 from tracker.auth import create_token
 from tracker.db import session
 from tracker.models import Channel, Locality, Region, Role, utcnow
+from tracker.timefmt import LONDON
 from tracker.vacancies import Change, record_update
 
 
@@ -171,10 +172,13 @@ def test_history_is_every_update_in_the_range_in_uk_days(signed_in, homes, make_
     assert rows[1]["Note"] == "'=cmd|' /C calc'!A0"
 
 
-def test_history_filters_by_locality_and_region_in_chunks(signed_in, homes, monkeypatch):
+# 23:30 UTC in summer is 00:30 the next day in the UK, and the form's days are UK days.
+@pytest.mark.parametrize("frozen_clock", [datetime(2026, 7, 15, 23, 30, tzinfo=UTC)], indirect=True)
+def test_history_filters_by_locality_and_region_in_chunks(frozen_clock, signed_in, homes, monkeypatch):
     monkeypatch.setattr(downloads, "HISTORY_CHUNK", 2)  # several chunks, each its own transaction
     _, _, stale, _ = homes
-    days = f"from={(utcnow() - timedelta(days=10)):%d/%m/%Y}&to={utcnow():%d/%m/%Y}"
+    today = utcnow().astimezone(LONDON).date()
+    days = f"from={today - timedelta(days=10):%d/%m/%Y}&to={today:%d/%m/%Y}"
     by_locality = read_csv(signed_in.get(f"/board/history.csv?{days}&locality={stale.locality_id}"))
     assert [r["Care home"] for r in by_locality] == ["Trevose House"]
     everything = read_csv(signed_in.get(f"/board/history.csv?{days}&region={stale.locality.region_id}"))

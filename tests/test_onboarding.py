@@ -15,7 +15,7 @@ from tracker.db import session
 from tracker.models import AuditEvent, CareHome, Channel, Hospital, Locality, Region, Role, User
 from tracker.vacancies import Change, record_update
 
-from .conftest import PASSWORD
+from .conftest import FROZEN_AT, PASSWORD
 
 FORM_OK = {
     "name": "Chy Lowen",
@@ -71,6 +71,12 @@ def test_an_admin_creates_a_home_with_its_kinds_and_the_audit_log_says_who(admin
     assert created.changes["name"] == [None, "Chy Lowen"] and created.changes["kinds"] == [{}, {"NUR": 30, "RES": 10}]
     page = admin.get(f"/admin/homes/{home.id}").get_data(as_text=True)
     assert "/h/" in page and "Replace the link" in page
+
+
+def test_a_new_home_is_due_its_first_reminder_from_when_the_admin_created_it(frozen_clock, admin):
+    assert admin.post("/admin/homes/new", data={**FORM_OK, "locality_id": locality_id()}).status_code == 302
+    home = session.scalars(select(CareHome).where(CareHome.name == "Chy Lowen")).one()
+    assert home.chase_due_at == FROZEN_AT and home.reminders_sent == 0
 
 
 def test_a_bad_home_form_says_what_is_wrong_keeps_what_was_typed_and_saves_nothing(admin):

@@ -74,7 +74,9 @@ class Deployment:
         """A care home (and optionally many more) and a board token; returns (token, form path)."""
         app = create_app(self.env)
         with app.app_context():
-            home = CareHome(name="Chy Lowen", locality=Locality(name="West Cornwall", region=Region(name="Cornwall")))
+            now = utcnow()
+            place = Locality(name="West Cornwall", region=Region(name="Cornwall"))
+            home = CareHome(name="Chy Lowen", locality=place, chase_due_at=now)
             home.offers = [Offer(kind_code="NUR", capacity=30, position=0)]
             session.add(home)
             session.commit()
@@ -82,7 +84,8 @@ class Deployment:
                 rows = [
                     {"name": f"Home number {i}", "address": f"{i} Long Street Name, Some Town", "postcode": "TR1 1AA",
                      "latitude": 50.2, "longitude": -5.0, "locality_id": home.locality_id, "phone": "01632 960000",
-                     "listed_publicly": True, "link_version": 1, "admissions_open": True, "note": ""}
+                     "listed_publicly": True, "link_version": 1, "admissions_open": True, "note": "",
+                     "chase_due_at": now}
                     for i in range(extra_homes)
                 ]  # fmt: skip
                 ids = session.scalars(insert(CareHome).returning(CareHome.id), rows).all()
@@ -267,6 +270,11 @@ def test_a_board_without_compression_gets_a_snapshot_of_megabytes_whole(deployme
     board.disconnect()
 
 
+def clock_passes(log: Path) -> list[int]:
+    """How many homes each chasing pass logged by a clock process reminded, in order."""
+    return [int(n) for n in re.findall(r"chasing pass at \S+: (\d+) home\(s\) reminded", log.read_text())]
+
+
 def test_two_clock_processes_started_by_mistake_send_each_reminder_once(postgres, tmp_path):
     """The chaser claims each step in the database, so a second scheduler is harmless."""
     redis = Redis().start()
@@ -283,22 +291,32 @@ def test_two_clock_processes_started_by_mistake_send_each_reminder_once(postgres
             session.add(home)
             session.commit()
             record_update(home.id, Change(counts={"NUR": 1}), channel=Channel.SMS, actor="t", now=utcnow() - OVERDUE)
+    clocks = ("clock", "clock-again")
     try:
-        for name in ("clock", "clock-again"):
+        for name in clocks:
             deployment._spawn([sys.executable, "-m", "tracker.clock"], name)
         with app.app_context():
             deadline = time.monotonic() + 60
             while session.scalar(select(func.count()).select_from(OutboundMessage)) < len(phones):
                 assert time.monotonic() < deadline, deployment.logs()
                 session.remove()
-                time.sleep(0.5)
-            time.sleep(12)  # at least two more passes of each clock
+                time.sleep(0.2)
+            # Evidence that both clocks ran, not a guess at how long that takes: each logs every pass, and
+            # each must log two more after every reminder was stored (passes that would send again if a
+            # claim let a second sender through).
+            before = {name: len(clock_passes(tmp_path / f"{name}.log")) for name in clocks}
+            deadline = time.monotonic() + 60
+            while any(len(clock_passes(tmp_path / f"{n}.log")) < before[n] + 2 for n in clocks):
+                assert time.monotonic() < deadline, deployment.logs()
+                time.sleep(0.2)
             session.remove()
             sent = session.scalars(select(OutboundMessage)).all()
             assert sorted(m.to for m in sent) == phones, deployment.logs()
             assert {m.state for m in sent} == {OutboundState.OUTBOX}
             assert all(h.reminders_sent == 1 for h in session.scalars(select(CareHome)))
             session.remove()
+        reminded = {name: sum(clock_passes(tmp_path / f"{name}.log")) for name in clocks}
+        assert sum(reminded.values()) == len(phones), reminded  # each home reminded by exactly one clock
     finally:
         deployment.stop()
         redis.stop()

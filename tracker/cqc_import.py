@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -18,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import audit, cqc, plaintext, postcodes
 from .db import session
-from .models import CareHome, CareKind, Locality, Offer, Region
+from .models import CareHome, CareKind, Locality, Offer, Region, utcnow
 
 LIST_LIMIT = 20  # names and lines shown per heading of a summary; the rest are counted
 
@@ -96,11 +97,12 @@ def run_import(
     actor: str | None = None,
     dry_run: bool = False,
     progress: Callable[[int], object] | None = None,
+    now: datetime | None = None,
 ) -> Summary:
     """Import every care home of `sheet` (from cqc.open_file). `actor` None: the signed-in admin."""
     # Every cell as plaintext.clean leaves it: a file's stray control characters (a NUL, a tab or
     # line break inside a name) never reach a home's name or address.
-    run = _Import(plaintext.clean(source), sheet, region, actor, dry_run)
+    run = _Import(plaintext.clean(source), sheet, region, actor, dry_run, now or utcnow())
     seen: dict[str, int] = {}
     try:
         for line, cells in sheet.rows:
@@ -126,7 +128,10 @@ def run_import(
 
 
 class _Import:
-    def __init__(self, source: str, sheet: cqc.Sheet, region: str | None, actor: str | None, dry_run: bool):
+    def __init__(
+        self, source: str, sheet: cqc.Sheet, region: str | None, actor: str | None, dry_run: bool, now: datetime
+    ):
+        self.now = now  # when new homes are first due a reminder
         self.summary = Summary(source=source, title=sheet.title, unit=sheet.unit, dry_run=dry_run)
         self.actor, self.dry_run = actor, dry_run
         self.defaulted = False  # whether the row being written gave a kind the default beds
@@ -179,7 +184,7 @@ class _Import:
             # Listed publicly: CQC publishes every care home; exact counts stay the home's choice.
             home = CareHome(
                 cqc_location_id=found.cqc_id, link_version=1, listed_publicly=True, public_counts=False,
-                locality=self._locality(found.local_authority),
+                locality=self._locality(found.local_authority), chase_due_at=self.now,
             )  # fmt: skip
         values = {"name": found.name, "address": found.address, "postcode": found.postcode, "phone": found.phone}
         if home.phone and _digits(home.phone) == _digits(found.phone):

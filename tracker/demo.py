@@ -10,8 +10,6 @@ import math
 import random
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
-
 from . import chasing
 from .auth import hash_password
 from .db import session
@@ -132,6 +130,7 @@ def seed(now: datetime) -> list[tuple[str, str, str]]:
                 phone=f"01632 960{next(landlines):03d}",
                 cqc_location_id=_unique(cqc_ids, _cqc_location_id, rng),
                 listed_publicly=rng.random() > 0.05,
+                chase_due_at=now - CHASED_FOR,  # when the chaser is switched on: homes with no numbers are due
             )
             # About half the homes let families see how many beds are free, not only that some are.
             home.public_counts = counts_rng.random() < 0.5
@@ -156,9 +155,6 @@ def seed(now: datetime) -> list[tuple[str, str, str]]:
     moment = switched_on = now - CHASED_FOR
     for when, home_id, change, channel, actor in (u for u in plan if u[0] < switched_on):
         record_update(home_id, change, channel=channel, actor=actor, now=when)
-    # At switch-on, homes with no numbers yet are due at once (the rest fall due a day after their last).
-    session.execute(update(CareHome).where(CareHome.last_seq.is_(None)).values(chase_due_at=switched_on))
-    session.commit()
     for when, home_id, change, channel, actor in (u for u in plan if u[0] >= switched_on):
         while moment <= when:
             chasing.run_pass(moment)

@@ -169,9 +169,11 @@ class CareHome(Base):
     last_seq: Mapped[int | None] = mapped_column(Integer)
 
     # The reminder ladder (chasing.py). chase_due_at is when its next step is due (None: nothing to
-    # do, because the home is escalated or not chased); record_update resets the ladder.
+    # do, because the home is escalated or not chased); record_update resets the ladder. Whoever creates
+    # a home sets it to their `now` (a new home is asked for its numbers at once): not a default taken
+    # from the real clock, so that a home created at a controlled time is due at that time.
     chase_policy: Mapped[dict[str, Any] | None]  # this home's overrides of the chasing settings
-    chase_due_at: Mapped[datetime | None] = mapped_column(index=True, default=utcnow)
+    chase_due_at: Mapped[datetime | None] = mapped_column(index=True)
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     first_reminded_at: Mapped[datetime | None]
     last_reminded_at: Mapped[datetime | None]

@@ -21,7 +21,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Reg
 from . import audit, auth, contacts, invites, links, plaintext
 from .admin import admin_required, bp
 from .db import session
-from .models import AuditEvent, CareHome, CareKind, Contact, Hospital, Locality, Offer, Region, Role, User
+from .models import AuditEvent, CareHome, CareKind, Contact, Hospital, Locality, Offer, Region, Role, User, utcnow
 from .phones import BadPhoneNumber, to_e164
 
 PAGE = 200
@@ -159,7 +159,7 @@ def home(home_id: int | None = None):
     if form.validate_on_submit():
         wanted = _capacities(kinds, capacities, existing, errors)
         if not errors:
-            target = existing or CareHome(link_version=1)
+            target = existing or CareHome(link_version=1, chase_due_at=utcnow())
             values = {name: _stripped(getattr(form, name).data) for name in _HOME_FIELDS}
             for text in ("address", "postcode", "phone"):
                 values[text] = values[text] or ""
