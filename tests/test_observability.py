@@ -220,7 +220,7 @@ def test_sentry_reports_a_failure_without_cookies_tokens_or_the_user(app, make_a
 
 
 def test_the_chaser_raises_an_integrity_error_that_is_not_a_text_already_stored(app, make_home, monkeypatch):
-    home = make_home(chase_due_at=datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    home = make_home(now=datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     session.add(Contact(home_id=home.id, phone="+447700900123", name="Jo"))
     session.commit()
     real_queue = messaging.queue
