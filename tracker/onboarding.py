@@ -409,10 +409,11 @@ def locality(locality_id: int | None = None):
     form.region_id.choices = _region_choices()
     if form.validate_on_submit():
         target = existing or Locality()
-        phone = form.escalation_phone.data.strip()
+        phone = (form.escalation_phone.data or "").strip()  # optional fields a client may leave out
         values = {
             "name": form.name.data.strip(), "region_id": form.region_id.data,
-            "escalation_name": form.escalation_name.data.strip(), "escalation_phone": to_e164(phone) if phone else None,
+            "escalation_name": (form.escalation_name.data or "").strip(),
+            "escalation_phone": to_e164(phone) if phone else None,
         }  # fmt: skip
         changes = audit.apply(target, values)
         if _saved(target, "locality.update" if existing else "locality.create", changes):
