@@ -302,6 +302,9 @@ PAGES = [
     ("admin", "/admin/messages"),
     ("admin", "/admin/outbox"),
     ("admin", "/admin/audit"),
+    ("admin", "/admin/homes/{home}/rotate-link"),
+    ("admin", "/admin/homes/{home}/link"),
+    ("admin", "/admin/homes/{home}/chase-policy"),
 ]
 
 
@@ -330,5 +333,29 @@ def test_the_managers_form_showing_its_errors_passes_wcag_2_2_aa_at_phone_width(
         page.click("#save")
         expect(page.locator("#error-summary")).to_be_focused()
         assert axe_violations(page) + page.evaluate(SMALL_TARGETS) == []
+    finally:
+        page.close()
+
+
+# A cell's column label, as a phone shows it: the ::before that the stylesheet writes from data-label.
+CELL_LABELS = """selector => Array.from(document.querySelectorAll(selector)).map(cell => {
+  const before = getComputedStyle(cell, '::before');
+  return [cell.dataset.label, before.content, getComputedStyle(cell).display];
+})"""
+
+
+@pytest.mark.parametrize("path", ["/admin/reports", "/admin/chasing"])
+def test_at_phone_width_the_reports_and_chasing_tables_label_every_figure(site, signed_in, path):
+    page = signed_in["admin"].new_page()
+    try:
+        page.goto(site.base + path)
+        assert page.locator(".compliance thead").first.is_hidden()  # the column headings are off screen
+        cells = page.evaluate(CELL_LABELS, ".compliance tbody td")
+        assert cells and all(label for label, _, _ in cells)  # every figure has its column's name
+        for label, content, display in cells:
+            assert display == "block" and content == f'"{label}: "', (label, content)
+        share = page.locator(".compliance tbody tr", has_text="West Cornwall").first.locator("td[data-label=Share]")
+        box = share.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
     finally:
         page.close()

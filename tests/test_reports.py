@@ -115,8 +115,9 @@ def test_the_reports_page_draws_the_chart_and_tables(admin, history):
         page = admin.get(f"/admin/reports?{RANGE}").get_data(as_text=True)
     assert '<svg role="img" aria-labelledby="chart-title chart-desc"' in page and page.count("<polyline") == 2
     assert '<th scope="col">Residential</th><th scope="col">Nursing</th>' in page  # the kinds' own order
-    assert '<th scope="row">Mon 02/03/2026</th><td>0</td><td>2</td>' in page
-    assert '<th scope="row">Tue 03/03/2026</th><td>3</td><td>1</td>' in page
+    residential, nursing = '<td data-label="Residential">', '<td data-label="Nursing">'
+    assert f'<th scope="row">Mon 02/03/2026</th>{residential}0</td>{nursing}2</td>' in page
+    assert f'<th scope="row">Tue 03/03/2026</th>{residential}3</td>{nursing}1</td>' in page
     assert "15.0" in page and "22.2" in page  # nursing's median and 90th percentile
     assert "East Cornwall" in page and "a vacancy <strong>appears</strong>" in page
     assert "/admin/chasing" in page

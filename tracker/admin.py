@@ -1,20 +1,21 @@
 """Pages for administrators: chasing and compliance, what texts came in and what they did, what
-went out, and contacts that cannot be texted. (Onboarding pages arrive with the admin issue.)"""
+went out, and contacts that cannot be texted; and `paged`, how every long list is shown a page at a time."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import wraps
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from . import chasing, compliance
 from .db import session
 from .models import CareHome, Contact, InboundMessage, OutboundMessage, OutboundState, Role, utcnow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-PAGE = 200
+PAGE = 200  # rows a list shows at a time
 
 
 def admin_required(view):
@@ -28,6 +29,39 @@ def admin_required(view):
     return wrapped
 
 
+@dataclass
+class Page:
+    """One page of a long list: which page, of how many, and the links to the others."""
+
+    rows: list
+    number: int
+    pages: int
+    total: int
+    size: int
+
+    def url(self, number: int) -> str:
+        """This list, with its search and filters, at page `number`."""
+        return url_for(request.endpoint, **{**(request.view_args or {}), **request.args.to_dict(), "page": number})
+
+    @property
+    def first_row(self) -> int:
+        return (self.number - 1) * self.size + 1 if self.total else 0
+
+    @property
+    def last_row(self) -> int:
+        return min(self.number * self.size, self.total)
+
+
+def paged(statement: Select, size: int = PAGE) -> Page:
+    """The page of `statement` that ?page=N asks for (the last when N is past it, the first when N is not a number)."""
+    total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    pages = max(1, -(-total // size))
+    raw = request.args.get("page", "")
+    number = min(int(raw), pages) if raw.isascii() and raw.isdigit() and 0 < len(raw) < 7 and int(raw) else 1
+    rows = session.scalars(statement.limit(size).offset((number - 1) * size)).all()
+    return Page(list(rows), number, pages, total, size)
+
+
 @bp.get("/")
 @admin_required
 def index():
@@ -37,22 +71,22 @@ def index():
 @bp.get("/messages")
 @admin_required
 def messages():
-    rows = session.scalars(select(InboundMessage).order_by(InboundMessage.received_at.desc()).limit(PAGE)).all()
-    return render_template("admin/messages.html", rows=rows, page=PAGE)
+    page = paged(select(InboundMessage).order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc()))
+    return render_template("admin/messages.html", rows=page.rows, page=page)
 
 
 @bp.get("/outbox")
 @admin_required
 def outbox():
-    rows = session.scalars(select(OutboundMessage).order_by(OutboundMessage.created_at.desc()).limit(PAGE)).all()
-    return render_template("admin/outbox.html", rows=rows, page=PAGE)
+    page = paged(select(OutboundMessage).order_by(OutboundMessage.created_at.desc(), OutboundMessage.id.desc()))
+    return render_template("admin/outbox.html", rows=page.rows, page=page)
 
 
 @bp.get("/contacts")
 @admin_required
 def contacts():
-    rows = session.scalars(select(Contact).join(Contact.home).order_by(CareHome.name, Contact.phone)).all()
-    return render_template("admin/contacts.html", rows=rows)
+    page = paged(select(Contact).join(Contact.home).order_by(CareHome.name, Contact.phone, Contact.id))
+    return render_template("admin/contacts.html", rows=page.rows, page=page)
 
 
 @bp.get("/chasing")

@@ -24,7 +24,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import board, links, messaging
+from . import audit, board, contacts, links, messaging
 from .config import ConfigError, parse_duration, parse_hours
 from .db import session
 from .models import CareHome, Contact, utcnow
@@ -101,6 +101,32 @@ def set_overrides(home: CareHome, overrides: Mapping[str, object], now: datetime
     policy = _apply_overrides(default_policy(), overrides)
     home.chase_policy = dict(overrides) or None
     home.chase_due_at = _next_due(home, policy, now or utcnow())
+    return policy
+
+
+SETTINGS = ("stale_after", "remind_every", "max_reminders", "hours")
+
+
+def change_policy(
+    home: CareHome,
+    given: Mapping[str, str | None],
+    *,
+    off: bool | None = None,
+    clear: bool = False,
+    now: datetime | None = None,
+) -> Policy:
+    """Change how a home is chased, as `homes chase-policy` and the home's admin page do: settings
+    `given` as text (None keeps the current one), `off` stops or resumes chasing, `clear` starts from
+    the defaults. Audited; raises PolicyError, changing nothing, when a setting cannot be used. The
+    caller commits."""
+    before = home.chase_policy
+    overrides = {} if clear else dict(home.chase_policy or {})
+    overrides.update({name: value for name, value in given.items() if value is not None})
+    if off is not None:
+        overrides["enabled"] = not off
+    policy = set_overrides(home, overrides, now)
+    if home.chase_policy != before:
+        audit.record("home.chase_policy", home, changes={"chase_policy": [before, home.chase_policy]})
     return policy
 
 
@@ -187,7 +213,7 @@ def _take_step(home_id: int, policy: Policy, now: datetime, dry_run: bool) -> St
     home = session.get(CareHome, home_id, populate_existing=True)
     if home is None or home.chase_due_at is None or home.chase_due_at > now:
         return None  # changed since the pass listed it
-    phones = [c.phone for c in home.contacts if c.opted_out_at is None and c.failed_at is None]
+    phones = contacts.textable(home)
     seen = (home.chase_due_at, home.reminders_sent, home.last_seq)
     episode = home.last_seq or 0  # one confirmation's ladder: a reset starts another
 

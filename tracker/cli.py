@@ -116,11 +116,10 @@ def print_link(home_ref: str):
 def rotate_link(home_ref: str):
     """Replace HOME's form link: the old one stops working at once. Prints the new link."""
     home = find_home(home_ref)
-    links.rotate_link(home)
-    audit.record("home.rotate_link", home, summary="every earlier form link stopped working")
+    link = links.replace_link(home)
     session.commit()
     click.echo(f"The old link for {home.name} no longer works. New link:", err=True)
-    click.echo(links.link_url(home))
+    click.echo(link)
 
 
 @homes_cli.command("chase-policy")
@@ -134,18 +133,11 @@ def rotate_link(home_ref: str):
 def chase_policy(home_ref, stale_after, remind_every, max_reminders, hours, off, clear):
     """Show or change how HOME is chased; options not given keep their current value."""
     home = find_home(home_ref)
-    before = home.chase_policy
-    overrides = {} if clear else dict(home.chase_policy or {})
     given = {"stale_after": stale_after, "remind_every": remind_every, "max_reminders": max_reminders, "hours": hours}
-    overrides.update({name: value for name, value in given.items() if value is not None})
-    if off is not None:
-        overrides["enabled"] = not off
     try:
-        policy = chasing.set_overrides(home, overrides)
+        policy = chasing.change_policy(home, given, off=off, clear=clear)
     except chasing.PolicyError as exc:
         raise click.ClickException(f"Not changed: {exc}") from None
-    if home.chase_policy != before:
-        audit.record("home.chase_policy", home, changes={"chase_policy": [before, home.chase_policy]})
     session.commit()
     hours_text = f"{policy.hours[0]:%H:%M}-{policy.hours[1]:%H:%M}"
     click.echo(

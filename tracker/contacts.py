@@ -39,6 +39,11 @@ def remove_contact(home: CareHome, phone: str) -> None:
     home.contacts.remove(contact)
 
 
+def textable(home: CareHome) -> list[str]:
+    """The home's phones that may be texted: none that replied STOP or that Twilio says cannot take texts."""
+    return [c.phone for c in home.contacts if c.opted_out_at is None and c.failed_at is None]
+
+
 def ensure_short_code(home: CareHome) -> str:
     """Give the home a short code from its name (TRE for Trelawney House), unique across homes."""
     if home.short_code:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from . import audit
 from .models import CareHome
+from .sms_language import GSM_7
 
 
 def signing_keys() -> list[str]:
@@ -38,6 +40,27 @@ def link_url(home: CareHome) -> str:
 def rotate_link(home: CareHome) -> None:
     """Issue a new link; every earlier one stops working. The caller commits."""
     home.link_version += 1
+
+
+def replace_link(home: CareHome) -> str:
+    """Rotate the link and audit that (not the link: it is a secret); returns the new link. The caller commits."""
+    rotate_link(home)
+    audit.record("home.rotate_link", home, summary="every earlier form link stopped working")
+    return link_url(home)
+
+
+def link_text(home: CareHome, sender: str) -> str:
+    """The text that takes a home its form link: who sent it and what it is, the link whole at the end."""
+    link = link_url(home)
+    head = (
+        f"Care home bed tracker: {sender} sent you the link to {home.name}'s form, for updating its free beds "
+        "(no password needed). Any older link no longer works: "
+    )
+    # Two segments at most (sms_language.fit), and the link is never the part cut short.
+    limit = (306 if set(head) <= GSM_7 else 134) - len(link)
+    if len(head) > limit:
+        head = head[: limit - 5] + "...: "
+    return head + link
 
 
 def read_token(token: str) -> tuple[int, int] | None:

@@ -1,5 +1,6 @@
 """Admin pages for what a region is made of: care homes (details, kinds and capacities, public
-listing, contacts, form link), users, hospitals, regions and localities; and the audit log.
+listing, contacts, form link and texting it, how it is chased), users, hospitals, regions and
+localities; and the audit log, a page at a time or as CSV.
 
 Every change is written with its audit row in one transaction (audit.py). Vacancies are never
 written here: a home's beds free change only through vacancies.record_update.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
@@ -18,13 +19,15 @@ from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, EmailField, FloatField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
-from . import audit, auth, contacts, invites, links, plaintext
-from .admin import admin_required, bp
+from . import audit, auth, chasing, contacts, exports, invites, links, messaging, plaintext, postcodes
+from .admin import admin_required, bp, paged
 from .db import session
 from .models import AuditEvent, CareHome, CareKind, Contact, Hospital, Locality, Offer, Region, Role, User, utcnow
 from .phones import BadPhoneNumber, to_e164
+from .timefmt import duration
 
-PAGE = 200
+AUDIT_PAGE = 100  # audit rows carry before-and-after pairs: a page of 100 is already long
+AUDIT_CHUNK = 1000
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"  # the invitation link is what proves the address works
 POSTCODE = r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$"
 
@@ -62,6 +65,7 @@ class HomeForm(AdminForm):
     postcode = StringField("Postcode", [Optional(), Regexp(POSTCODE, message="That does not look like a UK postcode.")])
     latitude = _latitude()
     longitude = _longitude()
+    position_from_postcode = BooleanField("Take the latitude and longitude from the postcode when saving")
     phone = StringField("Phone number (shown on boards)", [Optional(), Length(max=30), _phone_check])
     locality_id = SelectField("Locality", coerce=int)
     cqc_location_id = StringField(
@@ -138,8 +142,8 @@ def homes():
     statement = select(CareHome).options(selectinload(CareHome.contacts)).order_by(CareHome.name)  # counted per row
     if query:
         statement = statement.where(func.lower(CareHome.name).contains(query.lower()))
-    rows = session.scalars(statement.limit(PAGE)).all()
-    return render_template("admin/homes.html", rows=rows, query=query, page=PAGE)
+    page = paged(statement.order_by(CareHome.id))  # the id breaks ties between homes of the same name
+    return render_template("admin/homes.html", rows=page.rows, query=query, page=page)
 
 
 @bp.route("/homes/new", methods=["GET", "POST"])
@@ -156,7 +160,7 @@ def home(home_id: int | None = None):
     if request.method == "GET" and existing:
         capacities = {k.code: str(o.capacity) if (o := existing.offer(k.code)) else "" for k in kinds}
     errors: dict[str, str] = {}
-    if form.validate_on_submit():
+    if form.validate_on_submit() and _position(form, asked=form.position_from_postcode.data):
         wanted = _capacities(kinds, capacities, existing, errors)
         if not errors:
             target = existing or CareHome(link_version=1, chase_due_at=utcnow())
@@ -177,13 +181,42 @@ def home(home_id: int | None = None):
                 form.cqc_location_id.errors.append("Another home already has this CQC location ID.")
             except Conflict as conflict:
                 errors[""] = str(conflict)  # about the whole form: no field to link to
+    form.position_from_postcode.data = False  # a choice for one save, not a setting of the home
     return render_template(
         "admin/home.html", form=form, home=existing, kinds=kinds, capacities=capacities, errors=errors,
-        link=links.link_url(existing) if existing else None,
+        link=links.link_url(existing) if existing else None, **(_chase_form(existing) if existing else {}),
+        textable=len(contacts.textable(existing)) if existing else 0,
     )  # fmt: skip
 
 
-_HOME_FIELDS = (
+def _position(form, *, asked: bool) -> bool:
+    """Fill the latitude and longitude from the postcode when both are blank, or when `asked`; False,
+    with the reason beside the field, when that postcode is not known (nothing is saved then)."""
+    lat, lon = form.latitude.data, form.longitude.data
+    if not asked and (lat is None) != (lon is None):
+        form.latitude.errors.append("Enter both the latitude and the longitude, or neither: the postcode gives both.")
+        return False
+    if not asked and lat is not None:
+        return True
+    raw = (form.postcode.data or "").strip()
+    if not raw:
+        if asked:
+            form.postcode.errors.append("Enter the postcode to take the position from.")
+        return not asked  # no postcode and no position: allowed, the place is just not on distance sorts
+    postcode = postcodes.normalise(raw)
+    point = postcodes.locate(postcode) if postcode and " " in postcode else None
+    if point is None:
+        form.postcode.errors.append(
+            f"The postcode {raw.upper()} is not in the postcode directory: check it, or enter the latitude "
+            "and longitude yourself."
+        )
+        return False
+    for field, value in ((form.latitude, point.lat), (form.longitude, point.lon)):
+        field.data, field.raw_data = value, [str(value)]
+    return True
+
+
+_HOME_FIELDS = (  # what the form saves: not position_from_postcode
     "name", "address", "postcode", "phone", "locality_id", "cqc_location_id", "listed_publicly",
     "public_counts", "latitude", "longitude",
 )  # fmt: skip
@@ -229,15 +262,108 @@ def _set_offers(home: CareHome, wanted: dict[str, int], kinds) -> None:
             home.offers.append(Offer(kind_code=code, capacity=capacity, position=order[code]))
 
 
-@bp.post("/homes/<int:home_id>/rotate-link")
+@bp.route("/homes/<int:home_id>/rotate-link", methods=["GET", "POST"])
 @admin_required
 def home_rotate_link(home_id: int):
+    """GET asks first (the old link stops working at once); only the POST, with its CSRF token, replaces it."""
     target = session.get(CareHome, home_id) or abort(404)
-    links.rotate_link(target)
-    audit.record("home.rotate_link", target, summary="every earlier form link stopped working")
+    if request.method == "GET":
+        return render_template("admin/rotate_link.html", home=target, textable=len(contacts.textable(target)))
+    links.replace_link(target)
     session.commit()
-    flash(f"{target.name} has a new form link; the old one no longer works. Send the new one to the home.", "success")
-    return redirect(url_for("admin.home", home_id=home_id))
+    flash(f"{target.name} has a new form link; the old one no longer works. Send them the new one.", "success")
+    return redirect(url_for("admin.home_link", home_id=home_id))
+
+
+@bp.get("/homes/<int:home_id>/link")
+@admin_required
+def home_link(home_id: int):
+    target = session.get(CareHome, home_id) or abort(404)
+    return render_template(
+        "admin/link.html", home=target, link=links.link_url(target), textable=len(contacts.textable(target))
+    )
+
+
+@bp.post("/homes/<int:home_id>/link/text")
+@admin_required
+def home_text_link(home_id: int):
+    """Text the form link to each of the home's phones that may be texted (as the chaser does: not STOP, not failed)."""
+    target = session.get(CareHome, home_id) or abort(404)
+    phones = contacts.textable(target)
+    if not phones:
+        flash(f"Nothing was sent: no phone of {target.name} can be texted. Add a mobile number first.", "error")
+        return redirect(url_for("admin.home_link", home_id=home_id))
+    now, body = utcnow(), links.link_text(target, current_user.name)
+    queued = [messaging.queue(phone, body, purpose="form link", home_id=target.id, now=now) for phone in phones]
+    # The count only: the link is a secret, and the numbers are on the home's page.
+    audit.record("home.text_link", target, summary=f"form link texted to {len(phones)} phone(s)")
+    session.commit()  # stored with its audit row before any is sent
+    for message in queued:
+        messaging.deliver(message.id, now=now)
+    flash(
+        f"The link is on its way to {len(phones)} phone{'s' if len(phones) != 1 else ''} of {target.name}: "
+        "the Outbox shows each text's progress.",
+        "success",
+    )
+    return redirect(url_for("admin.home_link", home_id=home_id))
+
+
+# ---- how a home is chased --------------------------------------------------------------------
+
+CHASE_LABELS = {
+    "stale_after": "Remind when its numbers are older than",
+    "remind_every": "Then remind every",
+    "max_reminders": "Reminders before escalating",
+    "hours": "Working hours, UK time",
+}
+
+
+def _chase_form(home: CareHome, values: dict | None = None, error: str = "") -> dict:
+    """What the chasing form shows: this home's overrides (blank: the default applies), and the defaults."""
+    overrides = home.chase_policy or {}
+    default = chasing.default_policy()
+    defaults = {
+        "stale_after": duration(default.stale_after),
+        "remind_every": duration(default.remind_every),
+        "max_reminders": str(default.max_reminders),
+        "hours": f"{default.hours[0]:%H:%M}-{default.hours[1]:%H:%M}",
+    }
+    if values is None:
+        values = {name: str(overrides.get(name, "")) for name in chasing.SETTINGS}
+        values["chased"] = overrides.get("enabled", True)
+    field = next((name for name in chasing.SETTINGS if error.startswith(name)), "")
+    return {
+        "chase_values": values, "chase_defaults": defaults, "chase_labels": CHASE_LABELS,
+        "chase_error": (CHASE_LABELS[field] + ": " if field else "") + error, "chase_error_field": field,
+        "policy": chasing.policy_for(home),
+    }  # fmt: skip
+
+
+@bp.route("/homes/<int:home_id>/chase-policy", methods=["GET", "POST"])
+@admin_required
+def home_chase_policy(home_id: int):
+    """The settings of `homes chase-policy`, from the home's page: a blank one takes the default."""
+    target = session.get(CareHome, home_id) or abort(404)
+    if request.method == "GET":
+        return render_template("admin/chase_policy.html", home=target, **_chase_form(target))
+    clear = bool(request.form.get("clear"))
+    values = {name: request.form.get(name, "").strip()[:40] for name in chasing.SETTINGS}
+    values["chased"] = clear or request.form.get("chased") == "1"
+    given = {} if clear else {name: value or None for name, value in values.items() if name != "chased"}
+    try:
+        chasing.change_policy(target, given, off=None if values["chased"] else True, clear=True)
+    except chasing.PolicyError as exc:
+        session.rollback()
+        form = _chase_form(target, values, str(exc))
+        return render_template("admin/chase_policy.html", home=target, **form), 400
+    session.commit()
+    policy = chasing.policy_for(target)
+    flash(
+        f"Saved: {target.name} is {'chased' if policy.enabled else 'not chased'}"
+        + (" with the default settings." if not target.chase_policy else " with its own settings."),
+        "success",
+    )
+    return redirect(url_for("admin.home", home_id=home_id) + "#chasing")
 
 
 @bp.post("/homes/<int:home_id>/contacts")
@@ -382,9 +508,11 @@ def hospital(hospital_id: int | None = None):
         abort(404)
     form = HospitalForm(obj=existing)
     form.region_id.choices = _region_choices()
-    if form.validate_on_submit():
+    if form.validate_on_submit() and _position(form, asked=False):
         if form.latitude.data is None or form.longitude.data is None:
-            form.latitude.errors.append("Enter the hospital's latitude and longitude: boards measure distance from it.")
+            form.latitude.errors.append(
+                "Enter the hospital's postcode, or its latitude and longitude: boards measure distance from it."
+            )
         else:
             target = existing or Hospital()
             fields = ("name", "site", "postcode", "region_id", "latitude", "longitude")
@@ -433,9 +561,61 @@ def audit_log():
     statement = select(AuditEvent).order_by(AuditEvent.id.desc())
     if kind:
         statement = statement.where(AuditEvent.target_type == kind)
-    rows = session.scalars(statement.limit(PAGE)).all()
+    page = paged(statement, AUDIT_PAGE)
     types = session.scalars(select(AuditEvent.target_type).distinct().order_by(AuditEvent.target_type)).all()
-    return render_template("admin/audit.html", rows=rows, kind=kind, types=types, page=PAGE)
+    return render_template("admin/audit.html", rows=page.rows, kind=kind, types=types, page=page)
+
+
+AUDIT_HEADER = [
+    "Entry", "When (UK time)", "Who", "Action", "Of", "Name", "Its id", "Changes (before -> after)", "Summary",
+]  # fmt: skip
+
+
+@bp.get("/audit.csv")
+@admin_required
+def audit_csv():
+    """The whole log, or the days from/to (UK dates, both included), oldest first, as CSV."""
+    args = request.args
+    statement = select(AuditEvent)
+    name = "audit-log"
+    if args.get("from") or args.get("to"):
+        try:
+            first, last = exports.date_range(args.get("from", ""), args.get("to", ""), max_days=100 * 366)
+        except exports.BadRequest as error:
+            return Response(str(error) + "\n", status=400, mimetype="text/plain")
+        start, end = exports.day_bounds(first, last)
+        statement = statement.where(AuditEvent.at >= start, AuditEvent.at < end)
+        name += f"-{first:%Y-%m-%d}-to-{last:%Y-%m-%d}"
+    if args.get("type"):
+        statement = statement.where(AuditEvent.target_type == args["type"])
+    rows = _audit_rows(statement)
+    response = Response(stream_with_context(exports.csv_lines(AUDIT_HEADER, rows)), mimetype="text/csv")
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _audit_rows(statement):
+    """CSV rows in id order, a chunk per short transaction (on SQLite a transaction holds the write lock: db.py)."""
+    after = 0
+    while True:
+        chunk = session.scalars(statement.where(AuditEvent.id > after).order_by(AuditEvent.id).limit(AUDIT_CHUNK)).all()
+        rows = [_audit_row(event) for event in chunk]  # read before the rollback expires them
+        session.rollback()  # ends the read: nothing was written
+        yield from rows
+        if len(chunk) < AUDIT_CHUNK:
+            return
+        after = rows[-1][0]
+
+
+def _audit_row(event: AuditEvent) -> list:
+    changes = "; ".join(
+        f"{field}: {'-' if pair[0] is None else pair[0]} -> {'-' if pair[1] is None else pair[1]}"
+        for field, pair in event.changes.items()
+    )
+    return [event.id, exports.uk_time(event.at), event.actor, event.action, event.target_type, event.target_name,
+            event.target_id or "", changes, event.summary]  # fmt: skip
 
 
 def _region_choices() -> list[SelectChoice]:
