@@ -12,7 +12,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from . import audit
 from .models import CareHome
-from .sms_language import GSM_7
+from .segments import Echo, fit
 
 
 def signing_keys() -> list[str]:
@@ -54,13 +54,10 @@ def link_text(home: CareHome, sender: str) -> str:
     link = link_url(home)
     head = (
         f"Care home bed tracker: {sender} sent you the link to {home.name}'s form, for updating its free beds "
-        "(no password needed). Any older link no longer works: "
+        "(no password needed). Any older link no longer works"
     )
-    # Two segments at most (sms_language.fit), and the link is never the part cut short.
-    limit = (306 if set(head) <= GSM_7 else 134) - len(link)
-    if len(head) > limit:
-        head = head[: limit - 5] + "...: "
-    return head + link
+    # Two segments at most, and the link is never the part cut short.
+    return fit(Echo(head), ": " + link)
 
 
 def read_token(token: str) -> tuple[int, int] | None:
