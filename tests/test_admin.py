@@ -121,6 +121,8 @@ def test_compliance_is_the_share_confirmed_within_a_day_by_locality_and_over_14_
 
     page = admin.get("/admin/chasing").get_data(as_text=True)
     assert "75%" in page and "50%" in page and "67%" in page and "The last 14 days" in page
+    assert '<rect width="75%" height="100%"/></svg>75%' in page  # drawn without a style attribute (CSP)
+    assert "style=" not in page
 
 
 def test_days_before_the_first_update_are_shown_as_no_data_not_zero(admin, make_home):

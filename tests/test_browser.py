@@ -134,12 +134,46 @@ def server(migrated_sqlite, tmp_path):
         yield running
 
 
+# Reports each Content-Security-Policy violation as it happens, so one on a page closed since is not lost.
+REPORT_CSP_VIOLATIONS = """document.addEventListener("securitypolicyviolation", (e) => window.__cspViolation(
+  `${e.violatedDirective} refused ${e.blockedURI || "inline"} (${e.sourceFile || document.URL}:${e.lineNumber})`));"""
+
+
+class CspWatched:
+    """Chromium whose every page records Content-Security-Policy violations: the tests fail on any, so
+    nothing works in a test that the policy would break for real (tracker/security.py)."""
+
+    def __init__(self, browser):
+        self.browser, self.violations = browser, []
+
+    def new_context(self, **options):
+        context = self.browser.new_context(**options)
+        context.expose_binding("__cspViolation", lambda source, what: self.violations.append(what))
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+        # Chromium's console says it too, with JavaScript off as well, where the event cannot be heard.
+        context.on("console", lambda message: self._console(message.text))
+        return context
+
+    def new_page(self, **options):
+        return self.new_context(**options).new_page()
+
+    def _console(self, text: str) -> None:
+        if "Content Security Policy" in text:
+            self.violations.append(text)
+
+    def assert_none(self) -> None:
+        found, self.violations = self.violations, []
+        assert found == [], "Content-Security-Policy violations:\n" + "\n".join(found)
+
+
 @pytest.fixture
 def browser():
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        watched = CspWatched(launched)
+        yield watched
+        launched.close()
+        watched.assert_none()
 
 
 def signed_in_board(browser, base):

@@ -380,3 +380,50 @@ def test_with_redis_the_processes_share_one_budget_per_client(make_app, environ,
     assert second.get(API, query_string={"lat": "50.12", "lon": "-5.54"}, environ_base=client_addr).status_code == 200
     limited = first.get(API, query_string={"lat": "50.12", "lon": "-5.54"}, environ_base=client_addr)
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+
+
+def live_page(app, address, homes=()):
+    """A results page opening its live channel from `address`."""
+    http = app.test_client()
+    http.environ_base["REMOTE_ADDR"] = address
+    return socketio.test_client(app, namespace="/public", auth={"homes": list(homes)}, flask_test_client=http)
+
+
+def test_one_address_may_hold_only_so_many_live_pages_and_gets_each_back_as_one_closes(make_app, environ, home_at):
+    app = make_app({**environ, "PUBLIC_LIVE_CONNECTIONS_PER_ADDRESS": "2"}, {"TESTING": True})
+    with app.app_context():
+        home = home_at("Penzance Home", PENZANCE, {"NUR": 0})
+        first, second = live_page(app, "203.0.113.5", [home.id]), live_page(app, "203.0.113.5", [home.id])
+        third = live_page(app, "203.0.113.5", [home.id])
+        assert (first.is_connected("/public"), second.is_connected("/public")) == (True, True)
+        assert not third.is_connected("/public")
+        assert live_page(app, "203.0.113.6").is_connected("/public")  # a neighbour is not counted with them
+
+        record_update(home.id, Change(counts={"NUR": 1}), channel=Channel.SMS, actor="t")
+        assert [len(home_events(page)) for page in (first, second)] == [1, 1]
+        first.disconnect("/public")
+        assert live_page(app, "203.0.113.5").is_connected("/public")
+        assert not live_page(app, "203.0.113.5").is_connected("/public")
+
+
+def test_behind_a_proxy_the_live_channel_counts_the_familys_address_and_says_why_it_refuses(make_app, environ):
+    """Through the WSGI stack, as a browser's Socket.IO long-polls, behind nginx (TRUSTED_PROXIES=1)."""
+    app = make_app({**environ, "PUBLIC_LIVE_CONNECTIONS_PER_ADDRESS": "1", "TRUSTED_PROXIES": "1"})
+    http = app.test_client()  # every request comes from the proxy's address, 127.0.0.1
+    opened = []
+
+    def open_page(family):
+        forwarded = {"X-Forwarded-For": family}
+        handshake = http.get("/socket.io/?EIO=4&transport=polling", headers=forwarded).get_data(as_text=True)
+        url = f"/socket.io/?EIO=4&transport=polling&sid={json.loads(handshake[1:])['sid']}"
+        opened.append((url, forwarded))
+        assert http.post(url, data="40/public,{}", headers=forwarded).get_data(as_text=True) == "OK"
+        return http.get(url, headers=forwarded).get_data(as_text=True)
+
+    assert open_page("198.51.100.20").startswith("40/public,")
+    refused = open_page("198.51.100.20")
+    assert refused.startswith("44/public,")
+    assert "Too many live pages are open from your connection (at most 1)" in refused
+    assert open_page("198.51.100.21").startswith("40/public,")  # another family behind the same proxy
+    for url, forwarded in opened:  # closed, so no engine.io session outlives the test
+        http.post(url, data="1", headers=forwarded)

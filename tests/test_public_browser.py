@@ -23,7 +23,7 @@ from tracker.vacancies import Change, record_update
 
 from .conftest import PASSWORD, SECRET
 from .servers import free_port, wait_until_healthy
-from .test_browser import CHROMIUM, CHROMIUM_FLAGS
+from .test_browser import CHROMIUM, CHROMIUM_FLAGS, CspWatched
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,8 +106,15 @@ def chromium():
     """One headless Chromium for the module; each test opens its own context."""
     with sync_playwright() as p:
         launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield launched
+        yield CspWatched(launched)
         launched.close()
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations(chromium):
+    """Every test here fails on a Content-Security-Policy violation in any page it opened."""
+    yield
+    chromium.assert_none()
 
 
 @pytest.fixture
@@ -269,7 +276,7 @@ SMALL_TARGETS = """() => Array.from(document.querySelectorAll(
 
 
 def axe_violations(page) -> list[str]:
-    page.add_script_tag(path=str(AXE))
+    page.evaluate(AXE.read_text())  # run by the test, not a <script> the page's policy would refuse
     result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
     return [f"{v['id']}: {v['help']} ({[n['target'] for n in v['nodes']]})" for v in result["violations"]]
 

@@ -11,7 +11,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
-from . import db, observability, timefmt, wire
+from . import db, observability, security, timefmt, wire
 from .extensions import csrf, limiter, login_manager, socketio
 from .fanout import CoalescingManager, CoalescingRedisManager
 
@@ -58,8 +58,6 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
     csrf.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)
-    if app.config["TRUSTED_PROXIES"]:  # the family's address, not nginx's, for the search's rate limit
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
     wire.send_whole_frames()
     window_s = app.config["BOARD_COALESCE_MS"] / 1000
     queue = app.config["SOCKETIO_MESSAGE_QUEUE"]
@@ -71,6 +69,10 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
         max_http_buffer_size=64_000,
         json=wire,
     )
+    # Around Socket.IO's middleware too, which answers /socket.io/ without going through Flask.
+    if app.config["TRUSTED_PROXIES"]:  # the family's address, not nginx's, for the search's and live page's limits
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
+    app.wsgi_app = security.SecurityHeaders(app.wsgi_app, security.headers(app.config))
 
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)

@@ -139,6 +139,18 @@ def _limits(environ: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
+def _tile_origin(tiles: str) -> str:
+    """'https://{s}.tile.example.org/{z}/{x}/{y}.png' -> 'https://*.tile.example.org'; '' for none or this site."""
+    if not tiles or tiles.startswith("/"):
+        return ""
+    scheme, rest = tiles.split("://", 1)
+    host = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    first, dot, others = host.partition(".")
+    if "{" in others or ("{" in first and not others):
+        raise ConfigError(f"MAP_TILE_URL={tiles!r}: a {{placeholder}} may only stand for the host's first label")
+    return f"{scheme}://{'*' if '{' in first else first}{dot}{others}"
+
+
 def _public_search(environ: Mapping[str, str], queue: str) -> dict:
     """The families' search: geocoder, map tiles, rate limit (see docs/public-search.md)."""
     geocoder = environ.get("GEOCODER", "offline").strip()
@@ -153,6 +165,8 @@ def _public_search(environ: Mapping[str, str], queue: str) -> dict:
     ):
         raise ConfigError(f"MAP_TILE_URL={tiles!r}: expected a URL with {{z}}, {{x}} and {{y}}, or empty for no map")
     rate = _limits(environ, "PUBLIC_SEARCH_RATE_LIMIT", "30/minute;300/hour")
+    live = _int("PUBLIC_LIVE_CONNECTIONS_PER_ADDRESS", environ.get("PUBLIC_LIVE_CONNECTIONS_PER_ADDRESS", "20"),
+                low=1, high=10_000)  # fmt: skip
     return {
         "GEOCODER": geocoder,
         "POSTCODES_IO_URL": postcodes_io,
@@ -160,6 +174,8 @@ def _public_search(environ: Mapping[str, str], queue: str) -> dict:
             "GEOCODER_TIMEOUT_MS", environ.get("GEOCODER_TIMEOUT_MS", "2000"), low=100, high=30_000
         ),  # fmt: skip
         "MAP_TILE_URL": tiles,
+        # Where the map's pictures come from, for the Content-Security-Policy (tracker/security.py).
+        "MAP_TILE_ORIGIN": _tile_origin(tiles),
         "MAP_TILE_ATTRIBUTION": environ.get(
             "MAP_TILE_ATTRIBUTION", '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
         ),
@@ -174,6 +190,9 @@ def _public_search(environ: Mapping[str, str], queue: str) -> dict:
             "PUBLIC_INDEX_TTL_SECONDS", environ.get("PUBLIC_INDEX_TTL_SECONDS", "60"), low=1, high=3600
         ),  # fmt: skip
         "PUBLIC_SEARCH_RATE_LIMIT": rate,
+        # Live result pages (the /public namespace) one address may hold open at once; each follows up
+        # to public.WATCH_LIMIT homes. A household or an office behind one address opens a few.
+        "PUBLIC_LIVE_CONNECTIONS_PER_ADDRESS": live,
         # Flask-Limiter: counts in Redis when processes share one (the message queue's), else per process.
         "RATELIMIT_STORAGE_URI": queue or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
+from collections import Counter
 from datetime import timedelta
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 from flask_limiter import RateLimitExceeded
-from flask_socketio import emit, join_room, leave_room, rooms
+from flask_socketio import ConnectionRefusedError, emit, join_room, leave_room, rooms
 from sqlalchemy import func, select
 
 from . import search
@@ -126,6 +128,37 @@ def too_many(exc: RateLimitExceeded):
 # ---- live: the /public namespace -----------------------------------------------------------------
 
 
+class LivePages:
+    """The live pages each address holds open, in this process.
+
+    Exact when each address always reaches the same process: one process, or several behind nginx's
+    ip_hash as docs/deploy.md sets them up (Socket.IO needs that anyway). Counted by socket, so a
+    connection that ends however it ends gives its place back exactly once.
+    """
+
+    def __init__(self):
+        self._lock, self._address_of, self._open = threading.Lock(), {}, Counter()
+
+    def admit(self, sid: str, address: str, limit: int) -> bool:
+        with self._lock:
+            if self._open[address] >= limit:
+                return False
+            self._open[address] += 1
+            self._address_of[sid] = address
+            return True
+
+    def release(self, sid: str) -> None:
+        with self._lock:
+            address = self._address_of.pop(sid, None)
+            if address is not None:
+                self._open[address] -= 1
+                if not self._open[address]:
+                    del self._open[address]
+
+
+bp.record_once(lambda state: state.app.extensions.setdefault("public_live", LivePages()))
+
+
 @socketio.on("connect", namespace=NAMESPACE)
 def on_connect(auth_payload=None):
     """Anyone may listen; a page names the homes it shows (auth.homes) and hears only about those.
@@ -133,8 +166,19 @@ def on_connect(auth_payload=None):
     With auth.seq (the cursor its results were made at) it is told `changed` if one of them has an
     update after it: one the page missed while it loaded or was disconnected, as Socket.IO does not replay.
     """
+    # Behind TRUSTED_PROXIES, the family's address (ProxyFix wraps Socket.IO's middleware too).
+    limit = current_app.config["PUBLIC_LIVE_CONNECTIONS_PER_ADDRESS"]
+    if not current_app.extensions["public_live"].admit(request.sid, request.remote_addr or "unknown", limit):
+        raise ConnectionRefusedError(
+            f"Too many live pages are open from your connection (at most {limit}). Close some, then refresh this one."
+        )
     if _watch(auth_payload):
         emit("changed")
+
+
+@socketio.on("disconnect", namespace=NAMESPACE)
+def on_disconnect(reason=None):
+    current_app.extensions["public_live"].release(request.sid)
 
 
 @socketio.on("watch", namespace=NAMESPACE)

@@ -47,7 +47,10 @@
     mapEl.hidden = false;
     map = L.map(mapEl, { scrollWheelZoom: false });
     map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
-    L.tileLayer(data.tile_url, { maxZoom: 18, attribution: data.tile_attribution }).addTo(map);
+    // The page's Referrer-Policy tells other sites nothing; the tile server is told this site's
+    // origin (never the search), as OpenStreetMap's tile policy asks of web pages.
+    L.tileLayer(data.tile_url, { maxZoom: 18, attribution: data.tile_attribution, referrerPolicy: "strict-origin" })
+      .addTo(map);
     pins = L.layerGroup().addTo(map);
     placePins();
   }
@@ -115,6 +118,8 @@
     }
     note.textContent = (state === "busy"
       ? "This page is not updating: too many searches from your connection. It will try again at " + hhmm(new Date(retryAt)) + ". "
+      : state === "refused"
+      ? "This page is not updating: too many pages are open from your connection. Close some, then refresh this one. "
       : "This page is not updating at the moment: the connection was lost, and it is trying to reconnect. ") +
       "The results below are as they were at " + shown + ". ";
     var refresh = document.createElement("a");
@@ -137,7 +142,7 @@
           retryAt = Date.now() + wait * 1000;
           state = "busy";
           sayState();
-          setTimeout(function () { if (state === "busy") state = socket.connected ? "live" : "offline"; catchUp(); },
+          setTimeout(function () { if (state === "busy") state = socket.connected ? "live" : socket.active ? "offline" : "refused"; catchUp(); },
             wait * 1000);
           return null;
         }
@@ -199,6 +204,10 @@
   socket.on("disconnect", function () {
     if (state !== "busy") state = "offline";
     sayState();
+  });
+  socket.on("connect_error", function () {
+    // Refused by the server (too many live pages from this connection): it will not retry, so say so.
+    if (!socket.active && state !== "busy") { state = "refused"; sayState(); }
   });
   socket.on("changed", catchUp);  // an update this page missed while it loaded or was disconnected
   socket.on("home", function (home) {
