@@ -215,7 +215,7 @@ def record(home_id: int):
         raise Problem(400, "Bad Request", "Idempotency-Key: at most 64 characters.")
     try:
         row = record_update(
-            home.id, change, channel=Channel.API, actor=f"{token.name} (API)",
+            home.id, change, channel=Channel.API, actor=f"API token {token.name!r}", token_id=token.id,
             idempotency_key=f"api:{token.id}:{key}" if key else None,
         )  # fmt: skip
     except KeyReused:

@@ -241,7 +241,7 @@ def home_add_contact(home_id: int):
         session.rollback()
         flash(f"Contact not added: {exc}", "error")
     else:
-        audit.record("contact.add", target, changes={"contact": [None, f"{contact.name} {contact.phone}".strip()]})
+        audit.record("contact.add", target, changes={"contact_id": [None, contact.id]})
         session.commit()
         flash(f"{contact.phone} may now update {target.name} by text and phone.", "success")
     return redirect(url_for("admin.home", home_id=home_id) + "#contacts")
@@ -255,7 +255,7 @@ def home_remove_contact(home_id: int, contact_id: int):
         abort(404)
     target, phone = contact.home, contact.phone
     contacts.remove_contact(target, phone)
-    audit.record("contact.remove", target, changes={"contact": [f"{contact.name} {phone}".strip(), None]})
+    audit.record("contact.remove", target, changes={"contact_id": [contact.id, None]})
     session.commit()
     flash(f"{phone} can no longer update {target.name}.", "success")
     return redirect(url_for("admin.home", home_id=home_id) + "#contacts")
@@ -424,7 +424,10 @@ def audit_log():
         statement = statement.where(AuditEvent.target_type == kind)
     rows = session.scalars(statement.limit(PAGE)).all()
     types = session.scalars(select(AuditEvent.target_type).distinct().order_by(AuditEvent.target_type)).all()
-    return render_template("admin/audit.html", rows=rows, kind=kind, types=types, page=PAGE)
+    # Users by name while their account exists: the log itself keeps only their id.
+    ids = {e.user_id for e in rows if e.user_id}
+    users = {u.id: f"{u.name} <{u.email}>" for u in session.scalars(select(User).where(User.id.in_(ids)))}
+    return render_template("admin/audit.html", rows=rows, kind=kind, types=types, page=PAGE, users=users)
 
 
 def _region_choices() -> list[SelectChoice]:

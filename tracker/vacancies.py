@@ -68,12 +68,17 @@ def record_update(
     *,
     channel: Channel,
     actor: str,
+    contact_id: int | None = None,
+    user_id: int | None = None,
+    token_id: int | None = None,
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> Update:
     """Record `change` for a home and return its history row. Raises UpdateRejected; then nothing is written.
 
-    A repeat of an `idempotency_key` returns the update it first recorded, if it asks for the same thing.
+    `actor` says how it came without naming anyone (the history is kept for ever); who sent it is
+    `contact_id`, `user_id` or `token_id`. A repeat of an `idempotency_key` returns the update it first
+    recorded, if it asks for the same thing.
     """
     now = now or utcnow()
     fingerprint = _fingerprint(home_id, change) if idempotency_key else None
@@ -126,6 +131,9 @@ def record_update(
             recorded_at=now,
             channel=channel,
             actor=actor,
+            contact_id=contact_id,
+            user_id=user_id,
+            token_id=token_id,
             changed=state != before,
             state=state,
             idempotency_key=idempotency_key,
