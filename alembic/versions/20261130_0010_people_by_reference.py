@@ -103,15 +103,15 @@ def upgrade() -> None:
 
 
 def _history_values(home_id, channel, actor, contacts, token_ids) -> dict:
-    if channel in ("sms", "voice"):
-        found = PHONE.search(actor)
-        contact_id = contacts.get((home_id, found.group())) if found else None
+    found = PHONE.search(actor)
+    if channel in ("sms", "voice") and found:
+        contact_id = contacts.get((home_id, found.group()))
         return {"actor": SMS_ACTOR if channel == "sms" else VOICE_ACTOR, "contact_id": contact_id}
     if channel == "api" and actor.endswith(" (API)"):
         name = actor[: -len(" (API)")]
         matches = token_ids.get(name, [])
-        return {"actor": f"API token {name!r}", "token_id": matches[0] if len(matches) == 1 else None}
-    if PHONE.search(actor):
+        return {"actor": f"API token {name!r}"[:120], "token_id": matches[0] if len(matches) == 1 else None}
+    if found:  # a number in any other actor (none were written, but none may stay)
         return {"actor": PHONE.sub("(number removed)", actor)}
     return {}
 
