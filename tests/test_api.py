@@ -160,7 +160,7 @@ def test_an_update_goes_through_the_write_path_and_reaches_boards(client, homes,
     )
     assert response.status_code == 201
     body = response.json
-    assert body["channel"] == "api" and body["actor"] == "Treliske hub system (API)" and body["changed"]
+    assert body["channel"] == "api" and body["actor"] == "API token 'Treliske hub system'" and body["changed"]
     assert body["state"]["kinds"]["NUR"]["available"] == 3 and body["state"]["note"] == "Hoist"
     (row,) = session.scalars(select(Update)).all()
     assert row.seq == body["seq"]

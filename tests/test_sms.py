@@ -57,7 +57,8 @@ def test_a_registered_number_texting_counts_records_them_and_says_exactly_that(c
     assert "Trelawney House: recorded at" in reply and "NUR 2, RES 0. Open to admissions. Ref 1." in reply
     (row,) = history()
     assert row.channel == "sms" and row.state["kinds"]["NUR"]["available"] == 2
-    assert row.actor == f"Jo (manager) {MANAGER}"
+    # Who: the contact, by id; the history keeps no name or number (docs/data-protection.md).
+    assert (row.actor, row.contact_id) == ("text message from a contact", session.scalars(select(Contact.id)).one())
     logged = session.scalars(select(InboundMessage)).one()
     assert (logged.outcome, logged.update_seq, logged.home_id) == ("recorded", row.seq, home.id)
 

@@ -214,8 +214,9 @@ def record(home_id: int):
     if len(key) > 64:
         raise Problem(400, "Bad Request", "Idempotency-Key: at most 64 characters.")
     try:
+        # The token's name says which system; [:120] because a name of 120 would overflow the column.
         row = record_update(
-            home.id, change, channel=Channel.API, actor=f"{token.name} (API)",
+            home.id, change, channel=Channel.API, actor=f"API token {token.name!r}"[:120], token_id=token.id,
             idempotency_key=f"api:{token.id}:{key}" if key else None,
         )  # fmt: skip
     except KeyReused:

@@ -40,7 +40,8 @@ def record(
     """Add an audit row for `target` (a model instance, flushed so it has its id). The caller commits."""
     user = current_user if has_request_context() and current_user.is_authenticated else None
     if actor is None:
-        actor = f"{user.name} <{user.email}>" if isinstance(user, User) else "command line"
+        # Named by user_id, not copied here: the log is append-only, and a name copied in could never go.
+        actor = "signed-in user" if isinstance(user, User) else "command line"
     session.flush()
     event = AuditEvent(
         at=utcnow(),

@@ -1,7 +1,8 @@
-"""Operators' commands: `flask --app tracker db|users|homes|tokens|contacts|localities|chase|import-cqc ...`."""
+"""Operators' commands: `flask --app tracker db|users|homes|tokens|contacts|chase|prune|subject-access ...`."""
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import shlex
@@ -18,7 +19,7 @@ from twilio.request_validator import RequestValidator
 
 from alembic import command
 
-from . import audit, auth, chasing, contacts, cqc, cqc_import, demo, invites, links, postcodes
+from . import audit, auth, chasing, contacts, cqc, cqc_import, demo, invites, links, postcodes, privacy
 from .db import session
 from .models import ApiToken, CareHome, Contact, Locality, Role, User, utcnow
 from .phones import BadPhoneNumber, to_e164
@@ -180,16 +181,7 @@ def set_escalation(locality_ref: str, phone: str, name: str):
 @click.option("--dry-run", is_flag=True, help="Print what would be sent; send and change nothing.")
 def chase(at: str | None, dry_run: bool):
     """One chasing pass, as the clock runs each minute: prints what it sent or would send."""
-    now = utcnow()
-    if at:
-        try:
-            now = datetime.fromisoformat(at)
-        except ValueError:
-            raise click.ClickException(
-                f"--at {at!r}: expected an ISO 8601 time, like 2026-11-24T08:00:00+00:00"
-            ) from None
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=LONDON)  # a bare time is read as UK time, as people write it
+    now = _moment(at) if at else utcnow()
     steps = chasing.run_pass(now, dry_run=dry_run)
     acted = [step for step in steps if step.action != "waiting"]
     waiting = len(steps) - len(acted)
@@ -203,6 +195,15 @@ def chase(at: str | None, dry_run: bool):
     )
 
 
+def _moment(at: str) -> datetime:
+    try:
+        now = datetime.fromisoformat(at)
+    except ValueError:
+        raise click.ClickException(f"--at {at!r}: expected an ISO 8601 time, like 2026-11-24T08:00:00+00:00") from None
+    # A bare time is read as UK time, as people write it.
+    return now if now.tzinfo is not None else now.replace(tzinfo=LONDON)
+
+
 @contacts_cli.command("add")
 @click.argument("home_ref", metavar="HOME")
 @click.argument("phone")
@@ -214,7 +215,7 @@ def add_contact(home_ref: str, phone: str, name: str):
         contact = contacts.add_contact(home, phone, name)
     except (contacts.ContactError, BadPhoneNumber) as exc:
         raise click.ClickException(str(exc)) from None
-    audit.record("contact.add", home, changes={"contact": [None, f"{contact.name} {contact.phone}".strip()]})
+    audit.record("contact.add", home, changes={"contact_id": [None, contact.id]})
     session.commit()
     click.echo(
         f"{contact.phone} can now update {home.name}"
@@ -229,10 +230,10 @@ def remove_contact(home_ref: str, phone: str):
     """Stop PHONE updating HOME."""
     home = find_home(home_ref)
     try:
-        contacts.remove_contact(home, phone)
+        contact = contacts.remove_contact(home, phone)
     except (contacts.ContactError, BadPhoneNumber) as exc:
         raise click.ClickException(str(exc)) from None
-    audit.record("contact.remove", home, changes={"contact": [phone, None]})
+    audit.record("contact.remove", home, changes={"contact_id": [contact.id, None]})
     session.commit()
     click.echo(f"Removed {phone} from {home.name}.")
 
@@ -402,6 +403,35 @@ def db_upgrade(revision: str):
     click.echo(f"The database is at {revision}.")
 
 
+@click.command("prune")
+@click.option("--at", help="Prune as if it were this moment (ISO 8601, UK time if no offset); default now.")
+def prune(at: str | None):
+    """Blank or delete texts and sign-ins past their retention periods (the clock does this daily)."""
+    now = _moment(at) if at else utcnow()
+    pruned = privacy.prune(now)
+    click.echo(
+        f"{pruned.inbound} text(s) received lost their sender and words; {pruned.outbound} text(s) sent were "
+        f"deleted; {pruned.sign_ins} expired sign-in(s) were deleted."
+    )
+
+
+@click.command("subject-access")
+@click.argument("person", metavar="PHONE|EMAIL")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="Write to this file.")
+def subject_access(person: str, output: Path | None):
+    """Everything held about the owner of PHONE or EMAIL, as JSON (a subject access request)."""
+    try:
+        found = privacy.subject_access(person)
+    except BadPhoneNumber as exc:
+        raise click.ClickException(f"{exc}; give a phone number or an e-mail address.") from None
+    text = json.dumps(found, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"Written to {output}.")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(users_cli)
@@ -414,3 +444,5 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(twilio_curl)
     app.cli.add_command(import_cqc)
+    app.cli.add_command(prune)
+    app.cli.add_command(subject_access)

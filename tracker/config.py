@@ -255,6 +255,20 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
     sign_in_lifetime = parse_duration("SIGN_IN_LIFETIME", environ.get("SIGN_IN_LIFETIME", "14d"))
     if not timedelta(hours=1) <= sign_in_lifetime <= timedelta(days=90):
         raise ConfigError(f"SIGN_IN_LIFETIME={environ['SIGN_IN_LIFETIME']!r}: expected from 1h to 90d")
+    inbound_retention = parse_duration("INBOUND_RETENTION", environ.get("INBOUND_RETENTION", "30d"))
+    if not timedelta(days=1) <= inbound_retention <= timedelta(days=3650):
+        raise ConfigError(f"INBOUND_RETENTION={environ.get('INBOUND_RETENTION')!r}: expected from 1d to 3650d")
+    outbound_retention = parse_duration("OUTBOUND_RETENTION", environ.get("OUTBOUND_RETENTION", "90d"))
+    # A sent text's dedupe key stops its reminder ladder texting twice; the ladder must be over before
+    # the text goes (its steps only advance in working hours, hence twice its length, and a week at least).
+    ladder = 2 * (_int("MAX_REMINDERS", environ.get("MAX_REMINDERS", "3"), low=0, high=20) + 1) * remind_every
+    shortest = max(ladder, timedelta(days=7))
+    if not shortest <= outbound_retention <= timedelta(days=3650):
+        days = -(-shortest // timedelta(days=1))
+        raise ConfigError(
+            f"OUTBOUND_RETENTION={environ.get('OUTBOUND_RETENTION')!r}: expected from {days}d "
+            "(a week at least, and twice as long as the reminder ladder) to 3650d"
+        )
     secure_cookies = _bool("SESSION_COOKIE_SECURE", environ.get("SESSION_COOKIE_SECURE", str(production)))
 
     twilio = _twilio(environ)
@@ -341,6 +355,10 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
         "REMEMBER_COOKIE_SECURE": secure_cookies,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # How long texts are kept in full (tracker/privacy.py, docs/data-protection.md): received ones
+        # then lose their sender and words, sent ones are deleted. The clock prunes daily.
+        "INBOUND_RETENTION": inbound_retention,
+        "OUTBOUND_RETENTION": outbound_retention,
         # A manager may leave the form open for hours before pressing Save: tie CSRF tokens to the
         # session, not to a clock.
         "WTF_CSRF_TIME_LIMIT": None,

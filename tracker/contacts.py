@@ -31,12 +31,15 @@ def add_contact(home: CareHome, phone: str, name: str = "") -> Contact:
     return contact
 
 
-def remove_contact(home: CareHome, phone: str) -> None:
+def remove_contact(home: CareHome, phone: str) -> Contact:
+    """Erase `phone` as a contact of `home` (the caller commits). The history and the audit log
+    refer to it by id only, so nothing of the person is left in either."""
     number = to_e164(phone)
     contact = next((c for c in home.contacts if c.phone == number), None)
     if contact is None:
         raise ContactError(f"{number} is not a contact of {home.name}.")
     home.contacts.remove(contact)
+    return contact
 
 
 def textable(home: CareHome) -> list[str]:

@@ -21,6 +21,7 @@ from .models import User
 bp = Blueprint("invites", __name__)
 
 VALID_DAYS = 7
+INVITED = "the user, by their invitation link"  # the audit's words; the user is its target
 MIN_PASSWORD = 12
 
 
@@ -59,7 +60,7 @@ def accept(token: str):
         error = _new_password_problem()
         if error is None:
             user.password_hash = hash_password(request.form["password"])
-            audit.record("user.accept_invite", user, summary="chose a password", actor=f"{user.name} <{user.email}>")
+            audit.record("user.accept_invite", user, summary="chose a password", actor=INVITED)
             auth.end_sign_ins(user)  # a new password: wherever the old one was used is signed out
             auth.sign_in(user)
             flash("Your password is set: you are signed in.", "success")

@@ -231,7 +231,14 @@ class Update(Base):
     region_prev_seq: Mapped[int] = mapped_column(Integer)
     recorded_at: Mapped[datetime]
     channel: Mapped[Channel] = mapped_column(_enum(Channel, 10))
+    # How it came, in words that name no one ("text message from a contact", "API token 'ward system'"):
+    # the history is kept for ever and cannot be edited, so it holds no name or phone number.
     actor: Mapped[str] = mapped_column(String(120))
+    # Who, by reference: shown by name (to admins) while the contact or user exists. Not foreign
+    # keys: erasing a contact must not have to touch this append-only table (docs/data-protection.md).
+    contact_id: Mapped[int | None] = mapped_column(Integer)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    token_id: Mapped[int | None] = mapped_column(Integer)
     changed: Mapped[bool] = mapped_column(Boolean)  # False: a "no change" confirmation
     state: Mapped[dict[str, Any]]  # the home's state after this update, as boards are sent it
     # A channel's own id for the submission (form nonce, Twilio MessageSid...): a repeat is a no-op.
@@ -334,7 +341,12 @@ class Contact(Base):
     """A phone that may speak for a home (SMS, voice). Stored in E.164."""
 
     __tablename__ = "contact"
-    __table_args__ = (UniqueConstraint("home_id", "phone", name="contact_once_per_home"),)
+    # AUTOINCREMENT: SQLite would otherwise give a new contact the id of one just erased, and the
+    # history, which refers to contacts by id, would name the new person for the old one's updates.
+    __table_args__ = (
+        UniqueConstraint("home_id", "phone", name="contact_once_per_home"),
+        {"sqlite_autoincrement": True},
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     home_id: Mapped[int] = mapped_column(ForeignKey("care_home.id", ondelete="CASCADE"), index=True)
     phone: Mapped[str] = mapped_column(String(20), index=True)
@@ -410,7 +422,9 @@ class AuditEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    actor: Mapped[str] = mapped_column(String(200))  # "Ade <admin@...>", or "command line"
+    # Who, in words that name no one ("signed-in user", "command line", "CQC import (FILE)"); the
+    # user is user_id, shown by name while the account exists. Contacts appear by id, never by number.
+    actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(40))  # "home.create", "user.disable", ...
     target_type: Mapped[str] = mapped_column(String(40))
     target_id: Mapped[int | None] = mapped_column(Integer)

@@ -377,7 +377,7 @@ def home_add_contact(home_id: int):
         session.rollback()
         flash(f"Contact not added: {exc}", "error")
     else:
-        audit.record("contact.add", target, changes={"contact": [None, f"{contact.name} {contact.phone}".strip()]})
+        audit.record("contact.add", target, changes={"contact_id": [None, contact.id]})
         session.commit()
         flash(f"{contact.phone} may now update {target.name} by text and phone.", "success")
     return redirect(url_for("admin.home", home_id=home_id) + "#contacts")
@@ -391,7 +391,7 @@ def home_remove_contact(home_id: int, contact_id: int):
         abort(404)
     target, phone = contact.home, contact.phone
     contacts.remove_contact(target, phone)
-    audit.record("contact.remove", target, changes={"contact": [f"{contact.name} {phone}".strip(), None]})
+    audit.record("contact.remove", target, changes={"contact_id": [contact.id, None]})
     session.commit()
     flash(f"{phone} can no longer update {target.name}.", "success")
     return redirect(url_for("admin.home", home_id=home_id) + "#contacts")
@@ -563,7 +563,17 @@ def audit_log():
         statement = statement.where(AuditEvent.target_type == kind)
     page = paged(statement, AUDIT_PAGE)
     types = session.scalars(select(AuditEvent.target_type).distinct().order_by(AuditEvent.target_type)).all()
-    return render_template("admin/audit.html", rows=page.rows, kind=kind, types=types, page=page)
+    return render_template(
+        "admin/audit.html", rows=page.rows, kind=kind, types=types, page=page, users=_user_names(page.rows)
+    )
+
+
+def _user_names(events) -> dict[int, str]:
+    """Users by name while their account exists: the log itself keeps only their id."""
+    ids = {e.user_id for e in events if e.user_id}
+    if not ids:
+        return {}
+    return {u.id: f"{u.name} <{u.email}>" for u in session.scalars(select(User).where(User.id.in_(ids)))}
 
 
 AUDIT_HEADER = [
@@ -601,7 +611,8 @@ def _audit_rows(statement):
     after = 0
     while True:
         chunk = session.scalars(statement.where(AuditEvent.id > after).order_by(AuditEvent.id).limit(AUDIT_CHUNK)).all()
-        rows = [_audit_row(event) for event in chunk]  # read before the rollback expires them
+        users = _user_names(chunk)
+        rows = [_audit_row(event, users) for event in chunk]  # read before the rollback expires them
         session.rollback()  # ends the read: nothing was written
         yield from rows
         if len(chunk) < AUDIT_CHUNK:
@@ -609,12 +620,13 @@ def _audit_rows(statement):
         after = rows[-1][0]
 
 
-def _audit_row(event: AuditEvent) -> list:
+def _audit_row(event: AuditEvent, users: dict[int, str]) -> list:
     changes = "; ".join(
         f"{field}: {'-' if pair[0] is None else pair[0]} -> {'-' if pair[1] is None else pair[1]}"
         for field, pair in event.changes.items()
     )
-    return [event.id, exports.uk_time(event.at), event.actor, event.action, event.target_type, event.target_name,
+    who = users.get(event.user_id) or event.actor
+    return [event.id, exports.uk_time(event.at), who, event.action, event.target_type, event.target_name,
             event.target_id or "", changes, event.summary]  # fmt: skip
 
 

@@ -145,7 +145,10 @@ _SCHEMAS = {
             "region_id": {"type": "integer"},
             "recorded_at": _TIME,
             "channel": {"type": "string", "enum": CHANNELS},
-            "actor": {"type": "string"},
+            "actor": {
+                "type": "string",
+                "description": 'How it came, naming no one ("text message from a contact"): never a name or number.',
+            },
             "changed": {"type": "boolean", "description": 'false: a "no change" confirmation.'},
             "state": {"type": "object", "description": "The home's state after the update, as boards are sent it."},
         },

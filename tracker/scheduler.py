@@ -13,7 +13,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -21,16 +21,21 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 from sqlalchemy import update
 
-from . import board, chasing
+from . import board, chasing, privacy
 from .db import session
 from .models import JobRun, utcnow
 
 log = logging.getLogger(__name__)
+DAILY = 24 * 3600
 
 
 def jobs(app: Flask) -> list[tuple[Callable[[], None], int]]:
     """Each job and its interval in seconds."""
-    return [(board.tick, app.config["BOARD_TICK_SECONDS"]), (chase, app.config["CHASE_EVERY_SECONDS"])]
+    return [
+        (board.tick, app.config["BOARD_TICK_SECONDS"]),
+        (chase, app.config["CHASE_EVERY_SECONDS"]),
+        (prune, DAILY),
+    ]
 
 
 def chase() -> None:
@@ -49,6 +54,13 @@ def chase() -> None:
     )  # fmt: skip
 
 
+def prune() -> None:
+    """Remove personal data past its retention period (also `flask --app tracker prune`)."""
+    pruned = privacy.prune()
+    session.remove()
+    log.info("prune pass", extra=vars(pruned))
+
+
 def _in_app_context(app: Flask, job: Callable[[], None]) -> Callable[[], None]:
     @functools.wraps(job)
     def run() -> None:
@@ -60,10 +72,14 @@ def _in_app_context(app: Flask, job: Callable[[], None]) -> Callable[[], None]:
 
 def configure(scheduler: BaseScheduler, app: Flask) -> BaseScheduler:
     for job, seconds in jobs(app):
+        # A daily job also runs at start: a clock restarted more often than daily (each deploy) would
+        # otherwise never reach its first run. Running it twice in a day is harmless.
+        first = {"next_run_time": datetime.now(UTC)} if seconds >= DAILY else {}
         # coalesce + one instance: a pass that overruns is not queued up behind itself.
         scheduler.add_job(
-            _in_app_context(app, job), "interval", seconds=seconds, coalesce=True, max_instances=1, id=job.__name__
-        )
+            _in_app_context(app, job), "interval", seconds=seconds, coalesce=True, max_instances=1, id=job.__name__,
+            **first,
+        )  # fmt: skip
     return scheduler
 
 

@@ -68,14 +68,18 @@ def record_update(
     *,
     channel: Channel,
     actor: str,
+    contact_id: int | None = None,
+    user_id: int | None = None,
+    token_id: int | None = None,
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> Update:
     """Record `change` for a home and return its history row. Raises UpdateRejected; then nothing is written.
 
-    A repeat of an `idempotency_key` returns the update it first recorded, if it asks for the same thing.
-    Free text (reason, note, actor) is stored as plaintext.clean leaves it: control and other
-    non-printing characters removed, whitespace one space, whatever channel it came through.
+    `actor` says how it came without naming anyone (the history is kept for ever); who sent it is
+    `contact_id`, `user_id` or `token_id`. A repeat of an `idempotency_key` returns the update it first
+    recorded, if it asks for the same thing. Free text (reason, note, actor) is stored as plaintext.clean
+    leaves it: control and other non-printing characters removed, whitespace one space, whatever channel.
     """
     now = now or utcnow()
     actor = plaintext.clean(actor)[:120]
@@ -129,6 +133,9 @@ def record_update(
             recorded_at=now,
             channel=channel,
             actor=actor,
+            contact_id=contact_id,
+            user_id=user_id,
+            token_id=token_id,
             changed=state != before,
             state=state,
             idempotency_key=idempotency_key,

@@ -24,6 +24,7 @@ from .vacancies import Change, UpdateRejected, record_update
 bp = Blueprint("voice", __name__, url_prefix="/twilio")
 csrf.exempt(bp)
 
+VOICE_ACTOR = "phone call from a contact"  # who: the history row's contact_id
 VOICE = {"voice": "Polly.Amy", "language": "en-GB"}  # a British voice; Twilio falls back if unavailable
 
 
@@ -77,11 +78,13 @@ def call():
 
 def _record(home: CareHome, entered: list[tuple[str, int]], caller: str) -> Response:
     contact = session.scalars(select(Contact).where(Contact.phone == caller, Contact.home_id == home.id)).first()
-    actor = f"{contact.name or 'contact'} {caller} (phone call)"
     call_sid = request.form.get("CallSid", "")
     key = f"voice:{call_sid}" if SID.fullmatch(call_sid) else None
     try:
-        record_update(home.id, Change(counts=dict(entered)), channel=Channel.VOICE, actor=actor, idempotency_key=key)
+        record_update(
+            home.id, Change(counts=dict(entered)), channel=Channel.VOICE, actor=VOICE_ACTOR,
+            contact_id=contact.id if contact else None, idempotency_key=key,
+        )  # fmt: skip
     except UpdateRejected as rejected:
         return _say_and_hang_up("Nothing was recorded. " + " ".join(rejected.errors.values()))
     return _say_and_hang_up(f"Recorded for {home.name}: {_spoken(home, entered)}. Thank you. Goodbye.")
