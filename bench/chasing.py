@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/chasing.py [--homes 200] [--days 7] [--seed 2026] [--database-url URL]
 
-Runs the real code on a fresh database (SQLite by default): `chasing.run_pass` every 5 simulated
+Runs the real code on a fresh database (SQLite by default): `ladder.run_pass` every 5 simulated
 minutes, as the clock would, and `vacancies.record_update` for every update and reply, each given
 its simulated time. Homes behave in four ways:
 
@@ -37,7 +37,8 @@ from alembic.config import Config  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from alembic import command  # noqa: E402
-from tracker import chasing, create_app  # noqa: E402
+from tracker import create_app  # noqa: E402
+from tracker.chasing import ladder  # noqa: E402
 from tracker.db import session  # noqa: E402
 from tracker.models import CareHome, Channel, Contact, Locality, Offer, OutboundMessage, Region  # noqa: E402
 from tracker.timefmt import LONDON  # noqa: E402
@@ -129,7 +130,7 @@ def simulate(rng: random.Random, behaviour_of: dict[int, str], days: int) -> dic
             change = Change() if kind == "same" else counts(rng)
             channel = Channel.WEB if kind == "counts" else Channel.SMS
             record_update(home_id, change, channel=channel, actor="sim", now=at)
-        chasing.run_pass(moment)
+        ladder.run_pass(moment)
         # Every reminder sent in this pass is read by the home's manager, who answers (or not).
         new = session.execute(
             select(OutboundMessage.id, OutboundMessage.home_id, OutboundMessage.purpose)

@@ -144,7 +144,7 @@ def load(env: dict, homes: int = 15_000, processes: int = 2, seed: int = 2026, l
     from tracker import create_app
     from tracker.auth import create_token
     from tracker.db import session
-    from tracker.links import link_token
+    from tracker.managers.links import link_token
     from tracker.models import CareHome, Role
 
     app = create_app(env)

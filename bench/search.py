@@ -78,11 +78,11 @@ def load_homes(app, count: int, seed: int) -> int:
 def sample_queries(count: int, seed: int) -> list[dict]:
     """Real postcodes and districts from every postcode area in Code-Point Open, points near England's
     homes, each with a random kind of care (or any) and distance."""
-    from tracker import postcodes, search
+    from tracker.families import postcodes, search_index
 
     rng = random.Random(seed)
     areas = sorted(p.name.split(".")[0].upper() for p in postcodes.CODEPOINT_DIR.glob("*.csv.gz"))
-    kinds = ["", *search.PUBLIC_KINDS]
+    kinds = ["", *search_index.PUBLIC_KINDS]
     queries = []
     for _ in range(count):
         area = postcodes._area(rng.choice(areas))
@@ -125,8 +125,9 @@ def timed(client, queries: list[dict], between=None) -> list[float]:
 
 def main() -> int:
     args = options()
-    from tracker import create_app, postcodes, search
+    from tracker import create_app
     from tracker.db import session
+    from tracker.families import postcodes, search_index
     from tracker.models import Channel
     from tracker.vacancies import Change, record_update
 
@@ -154,11 +155,11 @@ def main() -> int:
 
         with app.app_context():
             started = time.perf_counter()
-            index = search.current_index()
+            index = search_index.current_index()
             results["index_build_ms"] = round((time.perf_counter() - started) * 1000, 1)
             results["listed_homes"] = len(index.homes)
             started = time.perf_counter()
-            index = search.rebuild()  # as the background rebuild does, every PUBLIC_INDEX_TTL_SECONDS
+            index = search_index.rebuild()  # as the background rebuild does, every PUBLIC_INDEX_TTL_SECONDS
             results["index_rebuild_ms"] = round((time.perf_counter() - started) * 1000, 1)
             index.built_at += 3600  # hold this index through the phases: the rebuild is timed above
 

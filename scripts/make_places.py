@@ -23,7 +23,7 @@ from convertbng.cutil import convert_lonlat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tracker.postcodes import CODEPOINT_DIR, read_area  # noqa: E402
+from tracker.families.postcodes import CODEPOINT_DIR, read_area  # noqa: E402
 
 CELL_DEG = 0.02  # grid cell for the nearest-postcode search, about 2 km
 MIN_POPULATION = 500

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from tracker import contacts
 from tracker.db import session
+from tracker.managers import contacts
 from tracker.models import InboundMessage, Update
 from tracker.plaintext import NON_PRINTING
 from tracker.segments import CUT, segments

@@ -7,11 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from tracker import chasing, compliance, contacts
 from tracker.auth import hash_password
+from tracker.chasing import compliance, ladder
 from tracker.db import session
-from tracker.messaging import send_sms
+from tracker.managers import contacts
 from tracker.models import CareHome, Channel, InboundMessage, Role, User, utcnow
+from tracker.outbox import send_sms
 from tracker.timefmt import LONDON
 from tracker.vacancies import Change, record_update
 
@@ -82,13 +83,13 @@ def test_the_chasing_page_shows_who_is_due_reminded_and_not_answering(admin, mak
     confirm(answering, now - timedelta(hours=2))
     for home in (reminded, silent, due):
         confirm(home, now - timedelta(hours=30))
-    chasing.set_overrides(session.get(CareHome, silent.id), {"hours": "00:00-24:00", "max_reminders": "0"})
-    chasing.set_overrides(session.get(CareHome, reminded.id), {"hours": "00:00-24:00"})
+    ladder.set_overrides(session.get(CareHome, silent.id), {"hours": "00:00-24:00", "max_reminders": "0"})
+    ladder.set_overrides(session.get(CareHome, reminded.id), {"hours": "00:00-24:00"})
     # Working hours that exclude the present moment, whenever the test runs.
     elsewhere = "20:00-21:00" if now.astimezone(LONDON).hour < 12 else "05:00-06:00"
-    chasing.set_overrides(session.get(CareHome, due.id), {"hours": elsewhere})
+    ladder.set_overrides(session.get(CareHome, due.id), {"hours": elsewhere})
     session.commit()
-    chasing.run_pass(now)
+    ladder.run_pass(now)
 
     page = admin.get("/admin/chasing").get_data(as_text=True)
     words = " ".join(page.split())

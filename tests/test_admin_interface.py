@@ -11,9 +11,10 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from tracker import audit, contacts, links
+from tracker import audit
 from tracker.auth import hash_password
 from tracker.db import session
+from tracker.managers import contacts, links
 from tracker.models import AuditEvent, CareHome, Contact, OutboundMessage, OutboundState, Role, User
 from tracker.segments import segments
 

@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from tracker import auth, links
+from tracker import auth
 from tracker.extensions import socketio
+from tracker.managers import links
 from tracker.models import Channel, Role
 from tracker.vacancies import Change, record_update
 
@@ -262,7 +263,7 @@ def _token():
 
 
 def test_a_tick_tells_each_stream_its_latest_seq(board_client, two_regions):
-    from tracker import board as board_module
+    from tracker.coordinators import board as board_module
 
     cornwall, devon = two_regions
     record(cornwall, 1), record(devon, 2)
@@ -277,7 +278,7 @@ def test_a_tick_tells_each_stream_its_latest_seq(board_client, two_regions):
 def test_a_snapshot_shows_each_home_exactly_as_its_updates_do(frozen_clock, board_client, make_home):
     from datetime import date
 
-    from tracker import board as board_module
+    from tracker.coordinators import board as board_module
     from tracker.db import session
     from tracker.models import CareHome
 
@@ -323,7 +324,7 @@ def test_a_reused_snapshot_is_followed_by_the_updates_since_it(board_client, mak
 
 
 def test_a_tick_waits_behind_updates_still_in_the_window(make_app, environ, make_home):
-    from tracker import board as board_module
+    from tracker.coordinators import board as board_module
     from tracker.extensions import socketio
 
     app = make_app(environ, {"TESTING": True, "BOARD_COALESCE_MS": 60_000})

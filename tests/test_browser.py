@@ -21,9 +21,11 @@ from flask import Flask
 from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select
 
-from tracker import auth, chasing, create_app, links
+from tracker import auth, create_app
 from tracker.auth import hash_password
+from tracker.chasing import ladder
 from tracker.db import session
+from tracker.managers import links
 from tracker.models import CareHome, Channel, Hospital, Locality, Offer, Region, Role, User
 from tracker.timefmt import LONDON
 from tracker.vacancies import Change, record_update
@@ -291,9 +293,9 @@ def test_numbers_nobody_confirmed_for_three_days_are_shown_unverified_and_never_
                 )
             record_update(home.id, Change(counts={"NUR": 3}), channel=Channel.SMS, actor="t", now=now - age * HOUR)
         silent = session.scalars(select(CareHome).where(CareHome.name == "Trevose House")).one()
-        chasing.set_overrides(silent, {"hours": "00:00-24:00", "max_reminders": "0"}, now)
+        ladder.set_overrides(silent, {"hours": "00:00-24:00", "max_reminders": "0"}, now)
         session.commit()
-        chasing.run_pass(now)  # escalated: nobody can be texted
+        ladder.run_pass(now)  # escalated: nobody can be texted
 
     with serve(migrated_sqlite, tmp_path, old_and_silent) as served:
         board = signed_in_board(browser, served.base)

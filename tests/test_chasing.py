@@ -1,4 +1,4 @@
-"""The chaser (tracker.chasing.run_pass): the reminder ladder, working hours across the clock
+"""The chaser (tracker.chasing.ladder.run_pass): the reminder ladder, working hours across the clock
 changes, resets, escalation, and sending each text once however passes overlap or die.
 
 Time is controlled: every pass and update is given its `now`."""
@@ -11,8 +11,9 @@ import pytest
 from flask import current_app
 from sqlalchemy import func, select
 
-from tracker import chasing, contacts, links
+from tracker.chasing import ladder
 from tracker.db import session
+from tracker.managers import contacts, links
 from tracker.models import CareHome, Channel, OutboundMessage, OutboundState
 from tracker.segments import segments
 from tracker.vacancies import Change, record_update
@@ -59,7 +60,7 @@ def passes(start: datetime, end: datetime, every=timedelta(minutes=5)) -> None:
     """Run the chaser as the clock would, from start to end."""
     moment = start
     while moment <= end:
-        chasing.run_pass(moment)
+        ladder.run_pass(moment)
         moment += every
 
 
@@ -68,13 +69,13 @@ def passes(start: datetime, end: datetime, every=timedelta(minutes=5)) -> None:
 
 def test_a_home_confirmed_within_a_day_is_not_reminded(home):
     confirm(home, MORNING)
-    chasing.run_pass(MORNING + 23 * H)
+    ladder.run_pass(MORNING + 23 * H)
     assert texts() == []
 
 
 def test_the_first_reminder_goes_to_every_contact_once_the_home_is_due(home):
     confirm(home, MORNING)
-    steps = chasing.run_pass(MORNING + 24 * H)
+    steps = ladder.run_pass(MORNING + 24 * H)
     assert [(s.action, s.number) for s in steps] == [("reminder", 1)]
     sent = texts("reminder")
     assert sorted(m.to for m in sent) == [MANAGER, DEPUTY]
@@ -84,7 +85,7 @@ def test_the_first_reminder_goes_to_every_contact_once_the_home_is_due(home):
 
 def test_a_reminder_carries_the_form_link_and_says_reply_same(home, client):
     confirm(home, MORNING)
-    chasing.run_pass(MORNING + 24 * H)
+    ladder.run_pass(MORNING + 24 * H)
     body = texts("reminder")[0].body
     assert "Reply SAME" in body and "unchanged since 09:00 Tue 24 Nov?" in body
     assert segments(body) == 1
@@ -95,7 +96,7 @@ def test_a_reminder_carries_the_form_link_and_says_reply_same(home, client):
 def test_a_home_that_never_reported_is_asked_for_its_numbers(home):
     home.chase_due_at = MORNING  # due from when it was added: the clock here, not the wall clock
     session.commit()
-    chasing.run_pass(MORNING)
+    ladder.run_pass(MORNING)
     body = texts("reminder")[0].body
     assert "please text your free beds, like: NUR 2 RES 0" in body and segments(body) == 1
 
@@ -103,13 +104,13 @@ def test_a_home_that_never_reported_is_asked_for_its_numbers(home):
 def test_a_reminder_is_one_segment_where_the_link_allows_shortening_a_long_name(home, app):
     confirm(home, MORNING)
     app.config["PUBLIC_BASE_URL"] = "https://beds.cornwall.nhs.uk"  # 28 characters: a link of about 70
-    assert segments(chasing.reminder_text(home, with_code=True)) == 1
+    assert segments(ladder.reminder_text(home, with_code=True)) == 1
     home.name = "The Trelawney Nursing and Residential Care Home"
-    body = chasing.reminder_text(home)
+    body = ladder.reminder_text(home)
     assert segments(body) == 1 and body.startswith("The Trelawney Nursing...: free beds unchanged since")
     assert body.endswith(links.link_url(home))
     app.config["PUBLIC_BASE_URL"] = "https://care-home-beds.integrated-care-board.example.nhs.uk"
-    body = chasing.reminder_text(home)  # the link leaves too little room: two segments, the name whole
+    body = ladder.reminder_text(home)  # the link leaves too little room: two segments, the name whole
     assert segments(body) == 2 and body.startswith(home.name + ": ") and body.endswith(links.link_url(home))
 
 
@@ -119,7 +120,7 @@ def test_a_contact_of_several_homes_is_told_the_code_to_reply_with(home, make_ho
     session.commit()
     confirm(home, MORNING)
     confirm(other, MORNING + 2 * H)
-    chasing.run_pass(MORNING + 24 * H)
+    ladder.run_pass(MORNING + 24 * H)
     by_phone = {m.to: m.body for m in texts("reminder")}
     assert f"Reply {reloaded(home).short_code} SAME" in by_phone[MANAGER]
     assert "Reply SAME" in by_phone[DEPUTY]
@@ -138,7 +139,7 @@ def test_reminders_repeat_every_four_hours_up_to_three_then_the_locality_is_told
     assert "not answered 3 reminders" in escalation.body and "01736 100200" in escalation.body
     escalated = reloaded(home)
     assert escalated.escalated_at == next_morning and escalated.chase_due_at is None
-    assert chasing.not_answering_since(escalated) == due
+    assert ladder.not_answering_since(escalated) == due
 
 
 def test_an_escalated_home_is_not_chased_again_until_it_answers(home):
@@ -156,17 +157,17 @@ def test_an_update_at_any_step_resets_the_ladder(home):
     assert (fresh.reminders_sent, fresh.first_reminded_at, fresh.chase_due_at) == (0, None, due + 30 * H)
     passes(due + 6 * H, due + 29 * H)
     assert len(texts("reminder")) == 4  # nothing more until the new confirmation is a day old
-    chasing.run_pass(due + 30 * H)
+    ladder.run_pass(due + 30 * H)
     assert len(texts("reminder")) == 6 and "reminder:" in texts("reminder")[-1].dedupe_key
 
 
 def test_a_reply_same_by_text_answers_the_reminder(home, make_app, environ):
     app = make_app({**environ, "TWILIO_AUTH_TOKEN": TOKEN, "PUBLIC_BASE_URL": BASE}, {"TESTING": True})
     home = reloaded(home)  # in the new app's session
-    chasing.set_overrides(home, {"hours": "00:00-24:00"})  # the text below arrives at the real time
+    ladder.set_overrides(home, {"hours": "00:00-24:00"})  # the text below arrives at the real time
     session.commit()
     confirm(home, datetime.now(UTC) - 30 * H)
-    chasing.run_pass(datetime.now(UTC))
+    ladder.run_pass(datetime.now(UTC))
     assert reloaded(home).reminders_sent == 1
     reply = text(app.test_client(), "SAME")
     assert "confirmed no change" in reply
@@ -178,7 +179,7 @@ def test_an_update_clears_the_escalation(home):
     passes(MORNING + 24 * H, MORNING + 48 * H)
     assert reloaded(home).escalated_at is not None
     confirm(home, MORNING + 49 * H)
-    assert reloaded(home).escalated_at is None and chasing.not_answering_since(reloaded(home)) is None
+    assert reloaded(home).escalated_at is None and ladder.not_answering_since(reloaded(home)) is None
 
 
 def test_a_home_nobody_can_text_is_escalated_at_once(app, make_home):
@@ -188,7 +189,7 @@ def test_a_home_nobody_can_text_is_escalated_at_once(app, make_home):
     home.locality.escalation_phone = HUB
     session.commit()
     confirm(home, MORNING)
-    (step,) = chasing.run_pass(MORNING + 24 * H)
+    (step,) = ladder.run_pass(MORNING + 24 * H)
     assert step.action == "escalation" and "no contact of the home can be texted" in step.note
     assert [m.to for m in texts()] == [HUB]
 
@@ -219,7 +220,7 @@ def test_a_locality_without_an_escalation_contact_still_flags_the_home(home):
 )
 def test_reminders_go_only_in_uk_working_hours(home, moment, sends):
     confirm(home, moment - 25 * H)
-    steps = chasing.run_pass(moment)
+    steps = ladder.run_pass(moment)
     assert [s.action for s in steps] == (["reminder"] if sends else ["waiting"])
     assert bool(texts()) is sends
 
@@ -249,24 +250,24 @@ def test_a_repeat_that_falls_due_at_night_waits_for_the_morning(home):
 
 
 def test_a_home_may_be_due_later_than_the_default(home):
-    chasing.set_overrides(home, {"stale_after": "48h"})
+    ladder.set_overrides(home, {"stale_after": "48h"})
     confirm(home, MORNING)
-    chasing.run_pass(MORNING + 30 * H)
+    ladder.run_pass(MORNING + 30 * H)
     assert texts() == []
-    chasing.run_pass(MORNING + 48 * H)
+    ladder.run_pass(MORNING + 48 * H)
     assert len(texts("reminder")) == 2
 
 
 def test_a_home_with_its_own_hours_is_reminded_only_then(home):
-    chasing.set_overrides(home, {"hours": "10:00-16:00", "max_reminders": "1"})
+    ladder.set_overrides(home, {"hours": "10:00-16:00", "max_reminders": "1"})
     confirm(home, MORNING - 24 * H)
-    assert [s.action for s in chasing.run_pass(MORNING)] == ["waiting"]
-    assert [s.action for s in chasing.run_pass(MORNING + H)] == ["reminder"]
-    assert [s.action for s in chasing.run_pass(MORNING + 5 * H)] == ["escalation"]
+    assert [s.action for s in ladder.run_pass(MORNING)] == ["waiting"]
+    assert [s.action for s in ladder.run_pass(MORNING + H)] == ["reminder"]
+    assert [s.action for s in ladder.run_pass(MORNING + 5 * H)] == ["escalation"]
 
 
 def test_a_home_not_chased_gets_no_reminder(home):
-    chasing.set_overrides(home, {"enabled": False})
+    ladder.set_overrides(home, {"enabled": False})
     session.commit()
     confirm(home, MORNING)
     passes(MORNING + 24 * H, MORNING + 48 * H, every=H)
@@ -284,8 +285,8 @@ def test_a_home_not_chased_gets_no_reminder(home):
     ],
 )
 def test_a_bad_override_is_refused_and_changes_nothing(home, overrides, problem):
-    with pytest.raises(chasing.PolicyError, match=problem):
-        chasing.set_overrides(home, overrides)
+    with pytest.raises(ladder.PolicyError, match=problem):
+        ladder.set_overrides(home, overrides)
     assert reloaded(home).chase_policy is None
 
 
@@ -301,7 +302,7 @@ def test_two_passes_at_once_send_each_reminder_once(app, make_home):
     session.commit()
     for each in homes:
         confirm(each, MORNING)
-    run_concurrently(app, lambda _i: chasing.run_pass(MORNING + 24 * H), 4)
+    run_concurrently(app, lambda _i: ladder.run_pass(MORNING + 24 * H), 4)
     sent = texts("reminder")
     assert sorted(m.to for m in sent) == sorted(f"+4477009002{i:02d}" for i in range(12))
     assert {reloaded(each).reminders_sent for each in homes} == {1}
@@ -321,10 +322,10 @@ def test_a_pass_killed_midway_and_run_again_sends_each_reminder_once(make_app, e
 
         fake = using(app, [QUEUED, QUEUED, Killed(), QUEUED])
         with pytest.raises(Killed):
-            chasing.run_pass(MORNING + 24 * H)
+            ladder.run_pass(MORNING + 24 * H)
         session.remove()  # the dead process's uncommitted work is gone
-        chasing.run_pass(MORNING + 24 * H + timedelta(minutes=1))
-        chasing.run_pass(MORNING + 24 * H + timedelta(minutes=20))  # after the cut-off attempt's timeout
+        ladder.run_pass(MORNING + 24 * H + timedelta(minutes=1))
+        ladder.run_pass(MORNING + 24 * H + timedelta(minutes=20))  # after the cut-off attempt's timeout
 
         assert sorted(fake.sent_to()) == sorted(f"+4477009003{i:02d}" for i in range(5))  # nobody twice
         states = {m.to: m.state for m in texts("reminder")}
@@ -339,24 +340,24 @@ def test_a_reminder_twilio_could_not_take_is_retried_and_the_ladder_moves_on(mak
         busy = (503, {"code": 20503, "message": "Service Unavailable", "status": 503})
         fake = using(app, [busy, QUEUED])
         confirm(home, MORNING)
-        chasing.run_pass(MORNING + 24 * H)
+        ladder.run_pass(MORNING + 24 * H)
         assert {m.state for m in texts("reminder")} == {OutboundState.PENDING, OutboundState.QUEUED}
-        chasing.run_pass(MORNING + 24 * H + timedelta(minutes=1))
+        ladder.run_pass(MORNING + 24 * H + timedelta(minutes=1))
         first, second, retried = fake.sent_to()
         assert retried == first != second
         assert {m.state for m in texts("reminder")} == {OutboundState.QUEUED}
-        chasing.run_pass(MORNING + 28 * H)
+        ladder.run_pass(MORNING + 28 * H)
         assert len(fake.requests) == 5 and reloaded(home).reminders_sent == 2
 
 
 def test_a_reminder_is_stored_once_even_if_the_ladder_were_claimed_twice(home):
     confirm(home, MORNING)
-    chasing.run_pass(MORNING + 24 * H)
+    ladder.run_pass(MORNING + 24 * H)
     fresh = reloaded(home)
     # Put the ladder back as if the claim had never happened: the stored keys still refuse a repeat.
     fresh.reminders_sent, fresh.chase_due_at = 0, MORNING + 24 * H
     session.commit()
-    assert chasing.run_pass(MORNING + 24 * H) == []
+    assert ladder.run_pass(MORNING + 24 * H) == []
     assert len(texts("reminder")) == 2
 
 
@@ -368,7 +369,7 @@ def received(board, name: str) -> list[dict]:
 
 
 def escalate_at_once(home: CareHome) -> None:
-    chasing.set_overrides(home, {"hours": "00:00-24:00", "max_reminders": "0"})
+    ladder.set_overrides(home, {"hours": "00:00-24:00", "max_reminders": "0"})
     session.commit()
 
 
@@ -378,7 +379,7 @@ def test_an_escalation_flags_the_home_on_boards_and_an_update_clears_it(home, bo
     escalate_at_once(home)
     board = board_client()
     board.get_received("/board")
-    chasing.run_pass(now)
+    ladder.run_pass(now)
     assert received(board, "flag") == [{"home_id": home.id, "not_answering_since": now.isoformat()}]
 
     current_app.extensions["board_snapshots"].clear()  # as a second later, when the one cached expires
@@ -395,7 +396,7 @@ def test_a_board_given_a_reused_snapshot_still_learns_of_a_flag_set_since(home, 
     confirm(home, now - 40 * H)
     escalate_at_once(home)
     board_client().get_received("/board")  # builds the snapshot the next board is given again
-    chasing.run_pass(now)
+    ladder.run_pass(now)
     board = board_client()
     assert received(board, "flags") == [{"homes": {str(home.id): now.isoformat()}}]
 
@@ -405,7 +406,7 @@ def test_a_board_replaying_what_it_missed_learns_of_flags_set_meanwhile(home, bo
     confirm(home, now - 40 * H)
     since = reloaded(home).last_seq
     escalate_at_once(home)
-    chasing.run_pass(now)
+    ladder.run_pass(now)
     board = board_client({"since": since, "region": "all"})
     assert received(board, "flags") == [{"homes": {str(home.id): now.isoformat()}}]
 
@@ -427,4 +428,4 @@ def test_a_board_up_to_date_with_no_flags_gets_no_flags_event(home, board_client
     ],
 )
 def test_a_step_due_outside_working_hours_is_shown_going_at_the_next_start(app, moment, goes_at):
-    assert chasing.default_policy().next_in_hours(moment) == goes_at
+    assert ladder.default_policy().next_in_hours(moment) == goes_at

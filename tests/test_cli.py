@@ -8,19 +8,10 @@ from datetime import UTC, datetime, timedelta
 import time_machine
 from sqlalchemy import select
 
-from tracker import auth, contacts
+from tracker import auth
 from tracker.db import session
-from tracker.models import (
-    ApiToken,
-    AuditEvent,
-    CareHome,
-    Channel,
-    Locality,
-    OutboundMessage,
-    Role,
-    SignIn,
-    User,
-)
+from tracker.managers import contacts
+from tracker.models import ApiToken, AuditEvent, CareHome, Channel, Locality, OutboundMessage, Role, SignIn, User
 from tracker.vacancies import Change, record_update
 
 

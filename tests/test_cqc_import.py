@@ -18,7 +18,7 @@ from odf.table import Table, TableCell, TableRow
 from odf.text import P
 from sqlalchemy import func, select
 
-from tracker import cqc
+from tracker.admin import cqc_files
 from tracker.db import session
 from tracker.models import AuditEvent, CareHome, Channel, Locality, Offer, Region
 from tracker.vacancies import Change, record_update
@@ -267,15 +267,15 @@ def test_a_progress_bar_goes_to_stderr_and_the_summary_to_stdout(runner):
 
 def test_the_header_is_found_after_any_number_of_preamble_lines():
     for preamble in (0, 4, 9):
-        sheet = cqc.open_file(_csv_bytes(*_weekly_rows(), preamble=preamble))
-        assert sheet.kind == cqc.WEEKLY and next(sheet.rows)[0] == preamble + 2
+        sheet = cqc_files.open_file(_csv_bytes(*_weekly_rows(), preamble=preamble))
+        assert sheet.kind == cqc_files.WEEKLY and next(sheet.rows)[0] == preamble + 2
 
 
 def test_a_windows_code_page_file_is_read():
     header, rows = _weekly_rows()
     rows[0][0] = "Chy Lowen – Tŷ Gofal"  # en dash is in cp1252; ŷ is not, and is replaced rather than refused
     data = _csv_text(header, rows).encode("cp1252", errors="replace")
-    sheet = cqc.open_file(data)
+    sheet = cqc_files.open_file(data)
     assert next(sheet.rows)[1]["name"] == "Chy Lowen – T? Gofal"
 
 
@@ -295,7 +295,7 @@ def test_a_windows_code_page_file_is_read():
 def test_weekly_service_types_and_specialisms_map_to_kinds(types, specialisms, expected):
     cells = {"id": "1-123456789", "name": "A", "postcode": "TR18 2PF", "service_types": types,
              "specialisms": specialisms, "local_authority": "Cornwall"}  # fmt: skip
-    assert cqc.location(cqc.WEEKLY, 6, cells).kinds == expected
+    assert cqc_files.location(cqc_files.WEEKLY, 6, cells).kinds == expected
 
 
 @pytest.mark.parametrize(
@@ -316,8 +316,8 @@ def test_a_bad_monthly_row_says_what_is_wrong(change, reason):
     cells = {"id": "1-123456789", "care_home": "Y", "name": "A", "postcode": "TR18 2PF", "nursing": "Y",
              "residential": "", "beds": "40", "latitude": "50.1", "longitude": "-5.5",
              "local_authority": "Cornwall"}  # fmt: skip
-    with pytest.raises(cqc.BadRow) as error:
-        cqc.location(cqc.MONTHLY, 2, {**cells, **change})
+    with pytest.raises(cqc_files.BadRow) as error:
+        cqc_files.location(cqc_files.MONTHLY, 2, {**cells, **change})
     assert str(error.value).startswith(reason)
 
 

@@ -12,11 +12,11 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from tracker import privacy, scheduler
+from tracker import scheduler
+from tracker.admin import privacy
 from tracker.auth import create_token
 from tracker.config import ConfigError, load
 from tracker.db import session
-from tracker.messaging import queue
 from tracker.models import (
     AuditEvent,
     CareHome,
@@ -28,6 +28,7 @@ from tracker.models import (
     SignIn,
     Update,
 )
+from tracker.outbox import queue
 
 from .test_sms import BASE, MANAGER, TOKEN, text
 from .test_voice import Call

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from tracker import demo
+from tracker.admin import demo
 from tracker.db import session
 from tracker.models import CareHome, Freshness, Hospital, OutboundMessage, Update, freshness
 

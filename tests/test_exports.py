@@ -12,8 +12,9 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.healthcareservice import HealthcareService
 from fhir.resources.R4B.location import Location
 
-from tracker import downloads, exports, fhir
+from tracker.api import fhir
 from tracker.auth import create_token
+from tracker.coordinators import csv_export, downloads
 from tracker.db import session
 from tracker.models import Channel, Locality, Region, Role, utcnow
 from tracker.timefmt import LONDON
@@ -123,7 +124,7 @@ def test_a_formula_in_a_note_reaches_the_spreadsheet_as_text(signed_in, make_hom
     [("=1+1", "'=1+1"), ("-2", "'-2"), ("@cmd", "'@cmd"), ("+44", "'+44"), ("\tx", "'\tx"), ("ok", "ok"), (3, 3)],
 )
 def test_cells_that_would_run_as_formulas_are_quoted(value, safe):
-    assert exports.safe_cell(value) == safe
+    assert csv_export.safe_cell(value) == safe
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,9 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from tracker import board, links
+from tracker.coordinators import board
 from tracker.db import session
+from tracker.managers import links
 from tracker.models import CareHome, Channel, Update
 from tracker.vacancies import Change, record_update
 

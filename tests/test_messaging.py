@@ -9,10 +9,10 @@ import requests
 from sqlalchemy import select
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from tracker import contacts
 from tracker.db import session
-from tracker.messaging import ATTEMPT_TIMEOUT, RETRY_AFTER, queue, send_sms, sweep
+from tracker.managers import contacts
 from tracker.models import Contact, OutboundMessage, OutboundState
+from tracker.outbox import ATTEMPT_TIMEOUT, RETRY_AFTER, queue, send_sms, sweep
 
 from .twilio_fake import QUEUED, TWILIO_ENV, using
 

@@ -12,8 +12,9 @@ import sentry_sdk
 import time_machine
 from sqlalchemy import event, select, text
 
-from tracker import links, messaging, scheduler
+from tracker import outbox, scheduler
 from tracker.db import session
+from tracker.managers import links
 from tracker.models import Channel, Contact, JobRun, OutboundMessage, Region
 from tracker.observability import configure_logging, mask_phone, safe_path
 from tracker.vacancies import Change, record_update
@@ -67,7 +68,7 @@ def test_a_recorded_update_logs_its_seq_home_and_channel_but_not_who(app, make_h
 
 def test_an_outbound_text_logs_its_state_with_the_number_masked_and_no_body(app, make_home, log_lines):
     home = make_home()
-    messaging.send_sms("+447700900123", "Secret words for the manager", purpose="reminder", home_id=home.id)
+    outbox.send_sms("+447700900123", "Secret words for the manager", purpose="reminder", home_id=home.id)
     (line,) = [line for line in log_lines() if line["message"] == "text state"]
     assert (line["state"], line["to"], line["purpose"]) == ("outbox", "+44*******123", "reminder")
     dumped = json.dumps(log_lines())
@@ -133,7 +134,7 @@ def test_metrics_count_updates_by_channel_outbox_states_and_the_clock(client, ma
     home = make_home()
     before = updates_by_sms(client.get("/metrics").get_data(as_text=True))
     record_update(home.id, Change(counts={"NUR": 1, "RES": 0}), channel=Channel.SMS, actor="x")
-    messaging.send_sms("+447700900123", "Hello", purpose="reminder", home_id=home.id)
+    outbox.send_sms("+447700900123", "Hello", purpose="reminder", home_id=home.id)
     scheduler.chase()
 
     response = client.get("/metrics")
@@ -223,18 +224,18 @@ def test_the_chaser_raises_an_integrity_error_that_is_not_a_text_already_stored(
     home = make_home(now=datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     session.add(Contact(home_id=home.id, phone="+447700900123", name="Jo"))
     session.commit()
-    real_queue = messaging.queue
+    real_queue = outbox.queue
 
     def broken_queue(*args, **kwargs):
         message = real_queue(*args, **kwargs)
         message.purpose = None  # NOT NULL: a fault, not a duplicate
         return message
 
-    monkeypatch.setattr(messaging, "queue", broken_queue)
-    from tracker import chasing
+    monkeypatch.setattr(outbox, "queue", broken_queue)
+    from tracker.chasing import ladder
 
     with pytest.raises(Exception, match="purpose"):
-        chasing.run_pass(datetime(2026, 3, 2, 10, 0, tzinfo=UTC))
+        ladder.run_pass(datetime(2026, 3, 2, 10, 0, tzinfo=UTC))
     session.rollback()
     assert session.scalar(select(OutboundMessage).limit(1)) is None
 

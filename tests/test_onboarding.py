@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from tracker import links
 from tracker.auth import hash_password
 from tracker.db import session
+from tracker.managers import links
 from tracker.models import AuditEvent, CareHome, Channel, Hospital, Locality, Region, Role, User
 from tracker.vacancies import Change, record_update
 

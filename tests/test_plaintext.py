@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tracker import contacts, links
 from tracker.auth import create_token, hash_password
 from tracker.db import session
+from tracker.managers import contacts, links
 from tracker.models import CareHome, Contact, InboundMessage, Role, Update, User
 from tracker.plaintext import NON_PRINTING, clean
 

@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tracker import places, postcodes
-from tracker.geocoding import NotFound, locate, point
+from tracker.families import places, postcodes
+from tracker.families.geocoding import NotFound, locate, point
 
 from .servers import free_port
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tracker import create_app, links
+from tracker import create_app
 from tracker.auth import hash_password
 from tracker.db import session
+from tracker.managers import links
 from tracker.models import CareHome, Channel, Hospital, Locality, Offer, Region, Role, User, utcnow
 from tracker.vacancies import Change, record_update
 
@@ -133,7 +134,7 @@ def search(page, near="TR18 2PF", care="NUR"):
 def save_beds(browser, tracker, name, beds):
     """The home's manager saves the form, in another page: the update is published as it commits."""
     manager = browser.new_page()
-    manager.goto(tracker.base + tracker.links[name])
+    manager.goto(tracker.base + tracker.managers.links[name])
     manager.fill("#kind-NUR", str(beds))
     manager.click("#save")
     expect(manager.locator("h1")).to_have_text("Recorded")
@@ -208,7 +209,7 @@ def test_a_page_that_lost_its_connection_says_so_and_catches_up(tracker, chromiu
     tracker.stop()
     expect(note).to_contain_text("This page is not updating at the moment", timeout=10000)
     expect(note.locator("a", has_text="Refresh")).to_be_visible()
-    tracker.record(tracker.homes["Bosgwidden Care Centre"], {"NUR": 0})  # while the page cannot hear
+    tracker.record(tracker.managers.form_page["Bosgwidden Care Centre"], {"NUR": 0})  # while the page cannot hear
     tracker.start()
 
     expect(note).to_contain_text("These results update by themselves", timeout=15000)
@@ -234,7 +235,7 @@ def site(migrated_sqlite, tmp_path_factory):
             session.commit()
             tracker.ids.update(hospital=hospital.id, user=coordinator.id)
             session.remove()
-        tracker.seq = tracker.record(tracker.homes["Polwithen House"], {"NUR": 1})
+        tracker.seq = tracker.record(tracker.managers.form_page["Polwithen House"], {"NUR": 1})
 
     with running(migrated_sqlite, tmp_path_factory.mktemp("site"), people) as started:
         yield started

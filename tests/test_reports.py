@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import time_machine
 
-from tracker import reports
+from tracker.admin import reports
 from tracker.auth import hash_password
 from tracker.db import session
 from tracker.models import Channel, Role, User

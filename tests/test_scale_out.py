@@ -20,9 +20,10 @@ import requests
 import socketio
 from sqlalchemy import func, insert, select
 
-from tracker import create_app, links
+from tracker import create_app
 from tracker.auth import create_token, hash_password, revoke_token
 from tracker.db import session
+from tracker.managers import links
 from tracker.models import (
     ApiToken,
     CareHome,

@@ -29,7 +29,7 @@ def policy(response) -> dict[str, str]:
         ("/find-a-care-home?near=TR18+2PF", 200),
         ("/api/v1/public/search?lat=50.12&lon=-5.54", 200),
         ("/static/style.css", 200),
-        ("/static/public.js", 200),
+        ("/static/families/search.js", 200),
         ("/login", 200),
         ("/board", 302),
         ("/no-such-page", 404),

@@ -9,9 +9,11 @@ import pytest
 import time_machine
 from sqlalchemy import delete, select
 
-from tracker import auth, board, links
+from tracker import auth
+from tracker.coordinators import board
 from tracker.db import session
 from tracker.extensions import socketio
+from tracker.managers import links
 from tracker.models import ApiToken, Channel, Role, SignIn, User, utcnow
 from tracker.vacancies import Change, record_update
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from tracker import contacts
 from tracker.db import session
+from tracker.managers import contacts
 from tracker.models import CareHome, Contact, InboundMessage, OutboundMessage, OutboundState, Update, utcnow
 
 TOKEN = "twilio-test-auth-token"
@@ -207,7 +207,7 @@ def test_with_no_auth_token_configured_every_request_is_refused(make_app, enviro
 
 
 def test_without_twilio_texts_go_to_the_outbox(app, home):
-    from tracker.messaging import send_sms
+    from tracker.outbox import send_sms
 
     message = send_sms(MANAGER, "Please confirm your beds", purpose="reminder", home_id=home.id)
     assert message.state == OutboundState.OUTBOX

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tracker.sms_language import SYNONYMS, Closed, Counts, Keyword, NotUnderstood, example_for, parse
+from tracker.managers.sms_language import SYNONYMS, Closed, Counts, Keyword, NotUnderstood, example_for, parse
 
 KINDS = {
     "RES": "Residential",

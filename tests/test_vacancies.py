@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 
-from tracker import board
+from tracker.coordinators import board
 from tracker.db import session
 from tracker.models import BoardCursor, CareHome, Channel, Update
 from tracker.vacancies import Change, KeyReused, UpdateRejected, record_update

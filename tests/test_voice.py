@@ -9,8 +9,8 @@ from html import unescape
 import pytest
 from sqlalchemy import select
 
-from tracker import contacts
 from tracker.db import session
+from tracker.managers import contacts
 from tracker.models import Update
 
 from .test_sms import BASE, MANAGER, TOKEN, signed_post

@@ -10,10 +10,11 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config as config_module
-from . import db, observability, security, timefmt, wire
-from .extensions import csrf, limiter, login_manager, socketio
-from .fanout import CoalescingManager, CoalescingRedisManager
+from tracker import config as config_module
+from tracker import db, observability, security, timefmt
+from tracker.coordinators import wire
+from tracker.coordinators.fanout import CoalescingManager, CoalescingRedisManager
+from tracker.extensions import csrf, limiter, login_manager, socketio
 
 
 def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None = None) -> Flask:
@@ -33,25 +34,12 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
 
     # Import the Socket.IO handlers before binding: @socketio.on registers on whichever server is
     # bound at import time, so handlers imported after init_app would reach only that first app.
-    from . import (  # noqa: F401
-        admin,
-        api,
-        auth,
-        board,
-        cli,
-        downloads,
-        fhir,
-        health,
-        homes,
-        importing,
-        invites,
-        onboarding,
-        pages,
-        public,
-        reporting,
-        sms,
-        voice,
-    )
+    from tracker import admin, auth, cli, health, pages
+    from tracker.admin import cqc_import_page, dashboard, invites, onboarding, reports_page  # noqa: F401
+    from tracker.api import fhir, rest  # noqa: F401
+    from tracker.coordinators import board, downloads  # noqa: F401
+    from tracker.families import search_page
+    from tracker.managers import form_page, sms, voice
 
     observability.init_app(app)
     db.init_app(app)
@@ -75,14 +63,14 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
     app.wsgi_app = security.SecurityHeaders(app.wsgi_app, security.headers(app.config))
 
     app.register_blueprint(admin.bp)
-    app.register_blueprint(api.bp)
+    app.register_blueprint(rest.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(board.bp)
-    app.register_blueprint(homes.bp)
+    app.register_blueprint(form_page.bp)
     app.register_blueprint(invites.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
-    app.register_blueprint(public.bp)
+    app.register_blueprint(search_page.bp)
     app.register_blueprint(sms.bp)
     app.register_blueprint(voice.bp)
     cli.register(app)

@@ -7,7 +7,7 @@ docs/deploy.md.
 
 from gunicorn.app.base import BaseApplication
 
-from . import config, create_app, gunicorn_conf, scheduler
+from tracker import config, create_app, gunicorn_conf, scheduler
 
 
 class EmbeddedServer(BaseApplication):

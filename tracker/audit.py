@@ -14,8 +14,8 @@ from typing import Any
 from flask import has_request_context
 from flask_login import current_user
 
-from .db import session
-from .models import AuditEvent, User, utcnow
+from tracker.db import session
+from tracker.models import AuditEvent, User, utcnow
 
 
 def apply(obj: object, values: Mapping[str, Any], fields: Iterable[str] | None = None) -> dict[str, list]:

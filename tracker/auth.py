@@ -21,9 +21,9 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import delete, func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .db import session
-from .extensions import limiter, login_manager, socketio
-from .models import ApiToken, Role, SignIn, User, utcnow
+from tracker.db import session
+from tracker.extensions import limiter, login_manager, socketio
+from tracker.models import ApiToken, Role, SignIn, User, utcnow
 
 bp = Blueprint("auth", __name__)
 

@@ -18,12 +18,15 @@ from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from alembic import command
-
-from . import audit, auth, chasing, contacts, cqc, cqc_import, demo, invites, links, postcodes, privacy
-from .db import session
-from .models import ApiToken, CareHome, Contact, Locality, Role, User, utcnow
-from .phones import BadPhoneNumber, to_e164
-from .timefmt import LONDON, duration
+from tracker import audit, auth
+from tracker.admin import cqc_files, cqc_import, demo, invites, privacy
+from tracker.chasing import ladder
+from tracker.db import session
+from tracker.families import postcodes
+from tracker.managers import contacts, links
+from tracker.models import ApiToken, CareHome, Contact, Locality, Role, User, utcnow
+from tracker.phones import BadPhoneNumber, to_e164
+from tracker.timefmt import LONDON, duration
 
 users_cli = AppGroup("users", help="People who sign in: coordinators and administrators.")
 homes_cli = AppGroup("homes", help="Care homes and their managers' links.")
@@ -136,8 +139,8 @@ def chase_policy(home_ref, stale_after, remind_every, max_reminders, hours, off,
     home = find_home(home_ref)
     given = {"stale_after": stale_after, "remind_every": remind_every, "max_reminders": max_reminders, "hours": hours}
     try:
-        policy = chasing.change_policy(home, given, off=off, clear=clear)
-    except chasing.PolicyError as exc:
+        policy = ladder.change_policy(home, given, off=off, clear=clear)
+    except ladder.PolicyError as exc:
         raise click.ClickException(f"Not changed: {exc}") from None
     session.commit()
     hours_text = f"{policy.hours[0]:%H:%M}-{policy.hours[1]:%H:%M}"
@@ -182,7 +185,7 @@ def set_escalation(locality_ref: str, phone: str, name: str):
 def chase(at: str | None, dry_run: bool):
     """One chasing pass, as the clock runs each minute: prints what it sent or would send."""
     now = _moment(at) if at else utcnow()
-    steps = chasing.run_pass(now, dry_run=dry_run)
+    steps = ladder.run_pass(now, dry_run=dry_run)
     acted = [step for step in steps if step.action != "waiting"]
     waiting = len(steps) - len(acted)
     verb = "would send" if dry_run else "sent"
@@ -365,8 +368,8 @@ def import_onspd(path: Path):
 def import_cqc(path: Path, local_authority: str | None, region: str | None, dry_run: bool):
     """Create and update care homes from a CQC directory file (weekly CSV, or monthly CSV, XLSX or ODS)."""
     try:
-        sheet = cqc.open_file(path.read_bytes())
-    except cqc.FileError as exc:
+        sheet = cqc_files.open_file(path.read_bytes())
+    except cqc_files.FileError as exc:
         raise click.ClickException(f"{path.name}: {exc}") from None
     with click.progressbar(length=sheet.total, label=f"Reading the {sheet.title}", file=sys.stderr) as bar:
         try:

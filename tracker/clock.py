@@ -3,7 +3,7 @@ every board through the same Socket.IO message queue as the web processes."""
 
 import logging
 
-from . import create_app, scheduler
+from tracker import create_app, scheduler
 
 if __name__ == "__main__":
     app = create_app()  # which sets up the JSON log lines

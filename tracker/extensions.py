@@ -7,7 +7,7 @@ from flask_login import LoginManager
 from flask_socketio import SocketIO
 from flask_wtf import CSRFProtect
 
-from .observability import RATE_LIMITED
+from tracker.observability import RATE_LIMITED
 
 socketio = SocketIO()
 login_manager = LoginManager()

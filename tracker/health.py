@@ -15,8 +15,8 @@ from prometheus_client.registry import REGISTRY
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from .db import session
-from .models import BoardCursor, JobRun, OutboundMessage, utcnow
+from tracker.db import session
+from tracker.models import BoardCursor, JobRun, OutboundMessage, utcnow
 
 bp = Blueprint("health", __name__)
 

@@ -4,9 +4,9 @@ from flask import Blueprint, current_app, render_template, request
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from .api import problem_response
-from .db import session
-from .models import CareKind
+from tracker.api.rest import problem_response
+from tracker.db import session
+from tracker.models import CareKind
 
 bp = Blueprint("pages", __name__)
 
@@ -19,7 +19,7 @@ def index():
 @bp.get("/sms-card")
 def sms_card():
     kinds = session.scalars(select(CareKind).order_by(CareKind.position)).all()
-    return render_template("sms_card.html", kinds=kinds, twilio_from=current_app.config["TWILIO_FROM"])
+    return render_template("managers/sms_card.html", kinds=kinds, twilio_from=current_app.config["TWILIO_FROM"])
 
 
 _ERRORS = {

@@ -21,9 +21,11 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 from sqlalchemy import update
 
-from . import board, chasing, privacy
-from .db import session
-from .models import JobRun, utcnow
+from tracker.admin import privacy
+from tracker.chasing import ladder
+from tracker.coordinators import board
+from tracker.db import session
+from tracker.models import JobRun, utcnow
 
 log = logging.getLogger(__name__)
 DAILY = 24 * 3600
@@ -41,7 +43,7 @@ def jobs(app: Flask) -> list[tuple[Callable[[], None], int]]:
 def chase() -> None:
     """A chasing pass at the current time (also `flask --app tracker chase`), noted for /readyz and /metrics."""
     started, now = time.perf_counter(), utcnow()
-    steps = chasing.run_pass(now)
+    steps = ladder.run_pass(now)
     session.execute(update(JobRun).where(JobRun.name == "chase").values(finished_at=utcnow()))
     session.commit()
     session.remove()

@@ -19,10 +19,12 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import board, chasing, plaintext
-from .db import session
-from .models import BoardCursor, CareHome, CareKind, Channel, Region, Update, utcnow
-from .observability import UPDATES_RECORDED
+from tracker import plaintext
+from tracker.chasing import ladder
+from tracker.coordinators import board
+from tracker.db import session
+from tracker.models import BoardCursor, CareHome, CareKind, Channel, Region, Update, utcnow
+from tracker.observability import UPDATES_RECORDED
 
 log = logging.getLogger(__name__)
 REASON_MAX_CHARS = 120
@@ -109,7 +111,7 @@ def record_update(
             home.note_at = now if note else None
         home.note = note
         home.confirmed_at, home.confirmed_by, home.confirmed_via = now, actor, channel
-        chasing.reset(home, now)  # any update or "no change" answers every reminder
+        ladder.reset(home, now)  # any update or "no change" answers every reminder
         state = board.home_state(home)
 
         region_id = home.locality.region_id

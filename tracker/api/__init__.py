@@ -1,0 +1,1 @@
+"""Machine clients: the REST API, its OpenAPI document, and FHIR."""

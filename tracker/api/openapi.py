@@ -1,0 +1,402 @@
+"""The REST API's contract (OpenAPI 3.0), served at /api/v1/openapi.json.
+
+Written by hand, next to the code it describes (tracker/api.py); tests/test_api_contract.py has
+schemathesis generate requests from it against the running app and check every answer against it.
+"""
+
+from __future__ import annotations
+
+from tracker.models import Channel
+
+CHANNELS = [c.value for c in Channel]
+_NULLABLE_STRING = {"type": "string", "nullable": True}
+_TIME = {"type": "string", "format": "date-time"}
+
+
+def _body(media_type: str, ref: str) -> dict:
+    return {media_type: {"schema": {"$ref": f"#/components/schemas/{ref}"}}}
+
+
+def _problem(description: str) -> dict:
+    return {"description": description, "content": _body("application/problem+json", "Problem")}
+
+
+def _json(ref: str, description: str) -> dict:
+    return {"description": description, "content": _body("application/json", ref)}
+
+
+MAX_INT = 2**31 - 1  # ids and seqs are 32-bit integers in the database
+
+
+def _int_param(name: str, where: str, description: str, minimum: int = 0, maximum: int = MAX_INT, required=False):
+    schema = {"type": "integer", "minimum": minimum, "maximum": maximum}
+    return {"name": name, "in": where, "required": required, "description": description, "schema": schema}
+
+
+def _query(name: str, description: str, schema: dict) -> dict:
+    return {"name": name, "in": "query", "description": description, "schema": schema}
+
+
+_KIND_CODE = {"type": "string", "pattern": "^[A-Z0-9]{1,8}$"}
+_HOME_ID = _int_param("home_id", "path", "The care home's id in the tracker.", minimum=1, required=True)
+_LIMIT = _int_param("limit", "query", "At most this many (default 100).", minimum=1, maximum=1000)
+_ERRORS = {
+    "400": _problem(
+        "A parameter or the body is malformed (not JSON, nested too deeply, a number too long); `detail` says "
+        "which and why."
+    ),
+    "401": _problem("No valid token."),
+    "429": _problem("Too many requests from this token or address: wait `Retry-After` seconds."),
+}
+
+_SCHEMAS = {
+    "Problem": {
+        "type": "object",
+        "required": ["title", "status", "detail"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string", "description": "What went wrong, in plain English."},
+            "errors": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "For 422: a message per field (a kind code, `note`, `closed_reason`...).",
+            },
+        },
+    },
+    "Kind": {
+        "type": "object",
+        "required": ["code", "name", "capacity", "available"],
+        "properties": {
+            "code": {"type": "string", "example": "NUR"},
+            "name": {"type": "string", "example": "Nursing"},
+            "capacity": {"type": "integer", "minimum": 0, "description": "Registered beds of this kind."},
+            "available": {
+                "type": "integer",
+                "minimum": 0,
+                "nullable": True,
+                "description": "Beds vacant, staffed and accepting admissions now; null until first reported.",
+            },
+        },
+    },
+    "Home": {
+        "type": "object",
+        "required": ["id", "name", "locality", "region_id", "admissions", "kinds", "freshness", "confirmed_at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "locality": {
+                "type": "object",
+                "required": ["id", "name"],
+                "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
+            },
+            "region_id": {"type": "integer"},
+            "cqc_location_id": _NULLABLE_STRING,
+            "address": {"type": "string"},
+            "postcode": {"type": "string"},
+            "phone": {"type": "string"},
+            "latitude": {"type": "number", "nullable": True},
+            "longitude": {"type": "number", "nullable": True},
+            "admissions": {"type": "string", "enum": ["open", "closed"]},
+            "closed_reason": _NULLABLE_STRING,
+            "reopens_on": {"type": "string", "format": "date", "nullable": True},
+            "note": {"type": "string"},
+            "kinds": {"type": "array", "items": {"$ref": "#/components/schemas/Kind"}},
+            "confirmed_at": {**_TIME, "nullable": True, "description": 'The last update or "no change".'},
+            "confirmed_via": {
+                "type": "string",
+                "nullable": True,
+                "enum": ["web", "sms", "voice", "api", "admin", "import", "demo", None],
+            },
+            "confirmed_via_words": _NULLABLE_STRING,
+            "age_seconds": {"type": "integer", "nullable": True},
+            "freshness": {
+                "type": "string",
+                "enum": ["fresh", "ageing", "unverified"],
+                "description": "unverified: older than EXPIRE_AFTER (72 h): never count its beds as available.",
+            },
+            "not_answering_since": {
+                **_TIME,
+                "nullable": True,
+                "description": "Set while escalated for not answering reminders.",
+            },
+            "seq": {"type": "integer", "nullable": True, "description": "The home's latest update."},
+        },
+    },
+    "HomesPage": {
+        "type": "object",
+        "required": ["homes", "total", "limit", "offset", "seq", "server_time"],
+        "properties": {
+            "homes": {"type": "array", "items": {"$ref": "#/components/schemas/Home"}},
+            "total": {"type": "integer", "description": "Homes matching, before limit and offset."},
+            "limit": {"type": "integer"},
+            "offset": {"type": "integer"},
+            "seq": {"type": "integer", "description": "The latest update's seq when this was read."},
+            "server_time": _TIME,
+        },
+    },
+    "Update": {
+        "type": "object",
+        "required": ["seq", "home_id", "region_id", "recorded_at", "channel", "actor", "changed", "state"],
+        "properties": {
+            "seq": {"type": "integer", "description": "Numbered across all homes, visible in this order."},
+            "home_id": {"type": "integer"},
+            "region_id": {"type": "integer"},
+            "recorded_at": _TIME,
+            "channel": {"type": "string", "enum": CHANNELS},
+            "actor": {
+                "type": "string",
+                "description": 'How it came, naming no one ("text message from a contact"): never a name or number.',
+            },
+            "changed": {"type": "boolean", "description": 'false: a "no change" confirmation.'},
+            "state": {"type": "object", "description": "The home's state after the update, as boards are sent it."},
+        },
+    },
+    "History": {
+        "type": "object",
+        "required": ["home_id", "updates"],
+        "properties": {
+            "home_id": {"type": "integer"},
+            "updates": {"type": "array", "items": {"$ref": "#/components/schemas/Update"}},
+        },
+    },
+    "UpdatesPage": {
+        "type": "object",
+        "required": ["updates", "next_since", "latest_seq", "more"],
+        "properties": {
+            "updates": {"type": "array", "items": {"$ref": "#/components/schemas/Update"}},
+            "next_since": {"type": "integer", "description": "Pass as `since` next time."},
+            "latest_seq": {"type": "integer"},
+            "more": {"type": "boolean", "description": "true: ask again at once, there is more."},
+        },
+    },
+}
+
+
+_FHIR_BUNDLE = {
+    "type": "object",
+    "description": "A FHIR R4 searchset Bundle (application/fhir+json); docs/exports.md has the mapping.",
+    "required": ["resourceType", "type", "total", "entry"],
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["Bundle"]},
+        "type": {"type": "string", "enum": ["searchset"]},
+        "timestamp": _TIME,
+        "total": {"type": "integer", "minimum": 0, "description": "Resources that matched (not those included)."},
+        "link": {"type": "array", "items": {"type": "object"}},
+        "entry": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["fullUrl", "resource", "search"],
+                "properties": {
+                    "fullUrl": {"type": "string"},
+                    "resource": {
+                        "type": "object",
+                        "required": ["resourceType", "id"],
+                        "properties": {
+                            "resourceType": {"type": "string", "enum": ["Location", "HealthcareService"]},
+                            "id": {"type": "string"},
+                        },
+                    },
+                    "search": {
+                        "type": "object",
+                        "properties": {"mode": {"type": "string", "enum": ["match", "include"]}},
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def _fhir(description: str) -> dict:
+    return {"description": description, "content": _body("application/fhir+json", "FhirBundle")}
+
+
+def _fhir_paths(kind_code: dict) -> dict:
+    where = [
+        _int_param("region", "query", "Only this region's homes.", minimum=1),
+        _int_param("locality", "query", "Only this locality's homes.", minimum=1),
+    ]
+    return {
+        "/fhir/HealthcareService": {
+            "get": {
+                "operationId": "fhirHealthcareServices",
+                "summary": "FHIR R4: each kind of care at each home, with beds, and the homes' Locations",
+                "description": "A searchset Bundle: a HealthcareService per home and kind of care (`match`), "
+                "carrying capacity, beds available and when they were confirmed in the extension "
+                "`.../StructureDefinition/bed-availability`, then each home's Location (`include`). Beds "
+                "available are left out while the data is unverified; closed homes have 0 and `notAvailable`.",
+                "parameters": [
+                    *where,
+                    {"name": "kind", "in": "query", "description": "Only this kind of care.", "schema": kind_code},
+                ],
+                "responses": {"200": _fhir("The services and their locations."), **_ERRORS},
+            }
+        },
+        "/fhir/Location": {
+            "get": {
+                "operationId": "fhirLocations",
+                "summary": "FHIR R4: each home as a Location (name, address, phone, position)",
+                "parameters": where,
+                "responses": {"200": _fhir("The homes' locations."), **_ERRORS},
+            }
+        },
+    }
+
+
+def _new_update(kinds) -> dict:
+    counts = {
+        "type": "object",
+        "description": "Beds free now by kind of care the home offers.",
+        "example": {"NUR": 2, "RES": 0},
+    }
+    if kinds:  # only the known codes; whether this home offers one is the write path's to say (422)
+        counts |= {"properties": {code: {"type": "integer"} for code in kinds}, "additionalProperties": False}
+    else:
+        counts["additionalProperties"] = {"type": "integer"}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "description": 'Only what changes. An empty object confirms the numbers recorded now ("no change").',
+        "properties": {
+            "counts": counts,
+            "admissions": {"type": "string", "enum": ["open", "closed"]},
+            "closed_reason": {"type": "string", "description": "Required when closing."},
+            "reopens_on": {"type": "string", "format": "date"},
+            "note": {"type": "string", "description": 'For discharge teams; "" clears it.'},
+        },
+    }
+
+
+def document(base_url: str = "", kinds: list[str] | tuple[str, ...] = ()) -> dict:
+    """The document, with the kinds of care the tracker knows now (they are data, not code)."""
+    kind_code = {"type": "string", "enum": list(kinds)} if kinds else _KIND_CODE
+    schemas = {**_SCHEMAS, "NewUpdate": _new_update(kinds), "FhirBundle": _FHIR_BUNDLE}
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Care home bed tracker API",
+            "version": "1",
+            "description": (
+                "Care homes' vacancies by kind of care, how fresh they are, and a way to record an update. "
+                "Authenticate with `Authorization: Bearer <token>` (`flask --app tracker tokens create`). "
+                "A token made for one home (`--home`) sees and updates only that home. Errors are "
+                "`application/problem+json`. The live feed for boards is the Socket.IO namespace `/board` "
+                "(docs/board-events.md); `/updates` serves systems that poll instead."
+            ),
+        },
+        "servers": [{"url": (base_url or "") + "/api/v1"}],
+        "security": [{"token": []}],
+        "components": {
+            "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
+            "schemas": schemas,
+        },
+        "paths": {
+            "/homes": {
+                "get": {
+                    "operationId": "listHomes",
+                    "summary": "Homes with their availability and freshness, filtered as on the board",
+                    "parameters": [
+                        _int_param("region", "query", "Only this region's homes.", minimum=1),
+                        _int_param("locality", "query", "Only this locality's homes.", minimum=1),
+                        {
+                            "name": "kind",
+                            "in": "query",
+                            "description": "Only homes offering this kind (a code: NUR, RES...).",
+                            "schema": kind_code,
+                        },
+                        {
+                            "name": "with_vacancies",
+                            "in": "query",
+                            "description": "Only homes with beds to count on: open, verified, of `kind` if given.",
+                            "schema": {"type": "boolean"},
+                        },
+                        {
+                            "name": "hide_unverified",
+                            "in": "query",
+                            "description": "Leave out homes whose data is unverified.",
+                            "schema": {"type": "boolean"},
+                        },
+                        _LIMIT,
+                        _int_param("offset", "query", "Skip this many (for paging)."),
+                    ],
+                    "responses": {"200": _json("HomesPage", "The homes, by id."), **_ERRORS},
+                }
+            },
+            "/homes/{home_id}": {
+                "get": {
+                    "operationId": "getHome",
+                    "summary": "One home",
+                    "parameters": [_HOME_ID],
+                    "responses": {
+                        "200": _json("Home", "The home."),
+                        "403": _problem("A token for another home."),
+                        "404": _problem("No such home."),
+                        **_ERRORS,
+                    },
+                }
+            },
+            "/homes/{home_id}/updates": {
+                "post": {
+                    "operationId": "recordUpdate",
+                    "summary": 'Record an update (or a "no change" confirmation) for a home',
+                    "description": "Goes through the same write path as the managers' form and texts: validated, "
+                    "stored with the history, and published to every board after the commit.",
+                    "parameters": [
+                        _HOME_ID,
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "description": "Makes a retry safe: the key is bound to the token, the home and "
+                            "the body that first used it. Sent again with all three the same, the answer is the "
+                            "update that key recorded (201), recorded once. Sent with another home or another "
+                            "body, it is refused (422) and nothing is recorded: a new update needs a new key.",
+                            "schema": {"type": "string", "maxLength": 64},
+                        },
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewUpdate"}}},
+                    },
+                    "responses": {
+                        "201": _json("Update", "Recorded."),
+                        "403": _problem("A token for another home."),
+                        "404": _problem("No such home."),
+                        "422": _problem(
+                            "Not recorded: `errors` says why, field by field; or the Idempotency-Key was first "
+                            "used for another home or another body (`errors` has `Idempotency-Key`)."
+                        ),
+                        **_ERRORS,
+                    },
+                }
+            },
+            "/homes/{home_id}/history": {
+                "get": {
+                    "operationId": "homeHistory",
+                    "summary": "A home's updates, oldest first",
+                    "parameters": [_HOME_ID, _int_param("since", "query", "Only updates after this seq."), _LIMIT],
+                    "responses": {
+                        "200": _json("History", "The updates."),
+                        "403": _problem("A token for another home."),
+                        "404": _problem("No such home."),
+                        **_ERRORS,
+                    },
+                }
+            },
+            "/updates": {
+                "get": {
+                    "operationId": "updatesSince",
+                    "summary": "Every update after a seq, in order: the stream, for systems that poll",
+                    "parameters": [
+                        _int_param("since", "query", "The last seq you have (0 for all)."),
+                        _int_param("region", "query", "Only this region's updates.", minimum=1),
+                        _LIMIT,
+                    ],
+                    "responses": {"200": _json("UpdatesPage", "The updates."), **_ERRORS},
+                }
+            },
+            **_fhir_paths(kind_code),
+        },
+    }

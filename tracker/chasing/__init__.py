@@ -1,0 +1,1 @@
+"""Chasing homes that go quiet: the reminder ladder and the compliance figures."""

@@ -1,0 +1,1 @@
+"""The families' public search: the page and its live channel, the index, postcodes and places."""
