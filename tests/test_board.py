@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tracker import auth
+from tracker import auth, vacancies
 from tracker.extensions import socketio
 from tracker.managers import links
 from tracker.models import Channel, Role
@@ -278,7 +278,6 @@ def test_a_tick_tells_each_stream_its_latest_seq(board_client, two_regions):
 def test_a_snapshot_shows_each_home_exactly_as_its_updates_do(frozen_clock, board_client, make_home):
     from datetime import date
 
-    from tracker.coordinators import board as board_module
     from tracker.db import session
     from tracker.models import CareHome
 
@@ -300,7 +299,7 @@ def test_a_snapshot_shows_each_home_exactly_as_its_updates_do(frozen_clock, boar
         home = session.get(CareHome, home_id)
         session.refresh(home)
         sent = by_id[home_id]
-        assert {k: sent[k] for k in board_module.home_state(home)} == board_module.home_state(home)
+        assert {k: sent[k] for k in vacancies.home_state(home)} == vacancies.home_state(home)
         assert sent["seq"] == home.last_seq and sent["locality"] == "West Cornwall"
         assert sent["confirmed_at"] == (home.confirmed_at.isoformat() if home.confirmed_at else None)
     assert by_id[open_home.id]["phone"] == "01632 960001" and by_id[open_home.id]["confirmed_via"] == "sms"

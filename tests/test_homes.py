@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from tracker.coordinators import board
+from tracker import vacancies
 from tracker.db import session
 from tracker.managers import links
 from tracker.models import CareHome, Channel, Update
@@ -265,7 +265,7 @@ def test_a_note_older_than_expire_after_is_shown_as_old(client, make_home, app):
         page = client.get(path_for(home)).get_data(as_text=True)
     assert "<strong>Old note</strong>, written 3 days ago" in page and "Note from" not in page
     session.expire_all()
-    sent = board.home_state(session.get(CareHome, home.id))
+    sent = vacancies.home_state(session.get(CareHome, home.id))
     assert sent["note"] == "Bariatric bed" and sent["note_at"] == written.isoformat()  # boards judge its age
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 
-from tracker.coordinators import board
+from tracker import vacancies
 from tracker.db import session
 from tracker.models import BoardCursor, CareHome, Channel, Update
 from tracker.vacancies import Change, KeyReused, UpdateRejected, record_update
@@ -25,10 +25,16 @@ def history_count() -> int:
 
 
 @pytest.fixture
-def published(monkeypatch):
+def published():
+    """The seqs the write path announced (what boards and families' pages are sent)."""
     sent = []
-    monkeypatch.setattr(board, "publish", lambda row: sent.append(row.seq))
-    return sent
+
+    def listener(row):
+        sent.append(row.seq)
+
+    vacancies.recorded.connect(listener)
+    yield sent
+    vacancies.recorded.disconnect(listener)
 
 
 def test_it_records_counts_and_a_history_row(app, make_home, published):
@@ -233,7 +239,7 @@ def test_a_key_reused_for_another_update_is_refused_and_writes_nothing(app, make
     assert session.get(CareHome, home.id).note == ""
 
 
-def test_it_publishes_only_after_the_commit(app, make_home, monkeypatch):
+def test_it_announces_only_after_the_commit(app, make_home):
     home = make_home()
     seen = []
 
@@ -244,8 +250,11 @@ def test_it_publishes_only_after_the_commit(app, make_home, monkeypatch):
                 other.execute(text("SELECT count(*) FROM vacancy_update WHERE seq = :s"), {"s": row.seq}).scalar()
             )
 
-    monkeypatch.setattr(board, "publish", publish)
-    record(home, counts={"NUR": 1})
+    vacancies.recorded.connect(publish)
+    try:
+        record(home, counts={"NUR": 1})
+    finally:
+        vacancies.recorded.disconnect(publish)
     assert seen == [1]
 
 

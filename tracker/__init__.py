@@ -34,12 +34,18 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
 
     # Import the Socket.IO handlers before binding: @socketio.on registers on whichever server is
     # bound at import time, so handlers imported after init_app would reach only that first app.
-    from tracker import admin, auth, cli, health, pages
+    from tracker import admin, auth, cli, health, pages, vacancies
     from tracker.admin import cqc_import_page, dashboard, invites, onboarding, reports_page  # noqa: F401
     from tracker.api import fhir, rest  # noqa: F401
+    from tracker.chasing import ladder
     from tracker.coordinators import board, downloads  # noqa: F401
     from tracker.families import search_page
     from tracker.managers import form_page, sms, voice
+
+    # The write path announces; the audiences listen (tracker/vacancies.py knows none of them).
+    vacancies.recording.connect(ladder.reset, weak=False)  # inside the transaction: reminders answered
+    vacancies.recorded.connect(board.publish, weak=False)  # after the commit: every board watching the home
+    vacancies.recorded.connect(search_page.publish, weak=False)  # and the families' pages showing it
 
     observability.init_app(app)
     db.init_app(app)

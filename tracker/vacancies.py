@@ -15,18 +15,26 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from blinker import Namespace
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from tracker import plaintext
-from tracker.chasing import ladder
-from tracker.coordinators import board
 from tracker.db import session
 from tracker.models import BoardCursor, CareHome, CareKind, Channel, Region, Update, utcnow
 from tracker.observability import UPDATES_RECORDED
 
 log = logging.getLogger(__name__)
+
+_signals = Namespace()
+# Sent inside an update's transaction, with the locked home and `now`: what must change with the
+# update or not at all connects here (the chaser resets the home's reminder ladder: any update or
+# "no change" answers every reminder). A receiver that raises undoes the whole update.
+recording = _signals.signal("recording")
+# Sent after the commit, with the history row: the boards and the families' live pages connect here
+# (create_app wires them). Nothing in this module knows who listens.
+recorded = _signals.signal("recorded")
 REASON_MAX_CHARS = 120
 
 
@@ -101,7 +109,7 @@ def record_update(
             raise UpdateRejected({"home": "That care home is not in the tracker."})
         counts, admissions_open, reason, reopens_on, note = _validate(home, change, now)
 
-        before = board.home_state(home)
+        before = home_state(home)
         for code, value in counts.items():
             home.offer(code).available = value
         home.admissions_open = admissions_open
@@ -111,8 +119,8 @@ def record_update(
             home.note_at = now if note else None
         home.note = note
         home.confirmed_at, home.confirmed_by, home.confirmed_via = now, actor, channel
-        ladder.reset(home, now)  # any update or "no change" answers every reminder
-        state = board.home_state(home)
+        recording.send(home, now=now)
+        state = home_state(home)
 
         region_id = home.locality.region_id
         region_prev_seq = session.execute(
@@ -154,11 +162,26 @@ def record_update(
         if idempotency_key and (done := _already_recorded(idempotency_key, home_id, fingerprint)):
             return done
         raise
+    except Exception:
+        session.rollback()  # nothing half-written is left in the session for its next user
+        raise
     # Who recorded it stays in the history, not in the log: seq, home and channel are enough to find it.
     log.info("update recorded", extra={"seq": row.seq, "home": row.home_id, "channel": str(row.channel)})
     UPDATES_RECORDED.labels(str(row.channel)).inc()
-    board.publish(row)
+    recorded.send(row)
     return row
+
+
+def home_state(home: CareHome) -> dict:
+    """The part of a home that updates change. Stored in each history row and sent to boards as is."""
+    return {
+        "admissions": "open" if home.admissions_open else "closed",
+        "closed_reason": home.closed_reason,
+        "reopens_on": home.reopens_on.isoformat() if home.reopens_on else None,
+        "note": home.note,
+        "note_at": home.note_at.isoformat() if home.note_at else None,
+        "kinds": {o.kind_code: {"capacity": o.capacity, "available": o.available} for o in home.offers},
+    }
 
 
 def _already_recorded(key: str, home_id: int, fingerprint: str) -> Update | None:

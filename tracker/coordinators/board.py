@@ -22,7 +22,6 @@ from tracker import auth
 from tracker.coordinators.wire import Encoded
 from tracker.db import session
 from tracker.extensions import socketio
-from tracker.families import search_page
 from tracker.models import (
     CHANNEL_WORDS,
     BoardCursor,
@@ -82,18 +81,6 @@ def board_config() -> dict:
 
 
 # ---- what boards are sent ------------------------------------------------------------------
-
-
-def home_state(home: CareHome) -> dict:
-    """The part of a home that updates change. Stored in each history row and sent to boards as is."""
-    return {
-        "admissions": "open" if home.admissions_open else "closed",
-        "closed_reason": home.closed_reason,
-        "reopens_on": home.reopens_on.isoformat() if home.reopens_on else None,
-        "note": home.note,
-        "note_at": home.note_at.isoformat() if home.note_at else None,
-        "kinds": {o.kind_code: {"capacity": o.capacity, "available": o.available} for o in home.offers},
-    }
 
 
 def update_event(row: Update, *, regional: bool) -> dict:
@@ -237,7 +224,6 @@ def publish(row: Update) -> None:
     message queue when there is one; fanout.py batches deliveries within BOARD_COALESCE_MS)."""
     socketio.emit("update", update_event(row, regional=False), namespace=NAMESPACE, to=ENGLAND)
     socketio.emit("update", update_event(row, regional=True), namespace=NAMESPACE, to=room_for(row.region_id))
-    search_page.publish(row)  # families' pages showing this home: public fields only
 
 
 def publish_flag(home_id: int, region_id: int, not_answering_since: datetime | None) -> None:

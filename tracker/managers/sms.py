@@ -11,8 +11,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml import TwiML
 from twilio.twiml.messaging_response import MessagingResponse
 
-from tracker import outbox, plaintext
-from tracker.coordinators import board
+from tracker import outbox, plaintext, vacancies
 from tracker.db import session
 from tracker.extensions import csrf
 from tracker.managers import links
@@ -224,7 +223,7 @@ def _answer(word: str, home: CareHome) -> str:
         )
     via = CHANNEL_WORDS.get(home.confirmed_via, "") if home.confirmed_via else ""
     now = utcnow()
-    parts = [Echo(_name(home), least=12), ": ", *_described(board.home_state(home))]
+    parts = [Echo(_name(home), least=12), ": ", *_described(vacancies.home_state(home))]
     parts.append(f" Confirmed {ago(home.confirmed_at, now)} by {via}.")
     config = current_app.config
     if freshness(home.confirmed_at, now, config["STALE_AFTER"], config["EXPIRE_AFTER"]) == Freshness.STALE:
