@@ -5,18 +5,18 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help run test lint bench clean provision-test provision-bench
+.PHONY: help run test lint bench clean requirements provision-test provision-bench
 
 help:  ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(VENV)/.runtime: requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.txt
 	@touch $@
 
 $(VENV)/.test: requirements-test.txt $(VENV)/.runtime
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-test.txt
 	@touch $@
 
 run: $(VENV)/.runtime  ## Set up, migrate, load the demo region if empty, and serve on http://127.0.0.1:5000
@@ -49,6 +49,10 @@ bench: provision-bench $(VENV)/.test bench/node/node_modules/.installed  ## Benc
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/chasing.py
 	$(BIN)/python bench/sms_fuzz.py
+
+requirements: $(VENV)/.test  ## Recompile requirements*.txt (pinned, with hashes) from requirements*.in
+	$(BIN)/uv pip compile requirements.in --generate-hashes --python-version 3.11 -o requirements.txt
+	$(BIN)/uv pip compile requirements-test.in --generate-hashes --python-version 3.11 -o requirements-test.txt
 
 lint: $(VENV)/.test  ## Lint and reformat
 	$(BIN)/ruff check --fix tracker tests alembic bench scripts
