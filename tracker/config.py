@@ -320,7 +320,7 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
         "BOARD_SNAPSHOT_TTL_MS": _int(
             "BOARD_SNAPSHOT_TTL_MS", environ.get("BOARD_SNAPSHOT_TTL_MS", "1000"), low=0, high=60_000
         ),
-        # Chasing (tracker/chasing.py): a home due a confirmation (older than STALE_AFTER) is texted in
+        # Chasing (tracker/chasing/ladder.py): a home due a confirmation (older than STALE_AFTER) is texted in
         # CHASE_HOURS (UK time), again every REMIND_EVERY up to MAX_REMINDERS, then escalated to its
         # locality's escalation contact. Homes may override each (`flask homes chase-policy`).
         "CHASE_HOURS": parse_hours("CHASE_HOURS", environ.get("CHASE_HOURS", "08:00-20:00")),
@@ -355,7 +355,7 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
         "REMEMBER_COOKIE_SECURE": secure_cookies,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
-        # How long texts are kept in full (tracker/privacy.py, docs/data-protection.md): received ones
+        # How long texts are kept in full (tracker/admin/privacy.py, docs/data-protection.md): received ones
         # then lose their sender and words, sent ones are deleted. The clock prunes daily.
         "INBOUND_RETENTION": inbound_retention,
         "OUTBOUND_RETENTION": outbound_retention,

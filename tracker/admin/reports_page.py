@@ -1,6 +1,6 @@
 """Reports for commissioners (admins), at /admin/reports: beds free by kind of care over time (a
 chart drawn on the server, with its table), compliance by locality, and how long vacancies take to
-fill. Each table downloads as CSV. The numbers come from tracker/reports.py."""
+fill. Each table downloads as CSV. The numbers come from tracker/admin/reports.py."""
 
 from __future__ import annotations
 

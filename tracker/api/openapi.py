@@ -1,6 +1,6 @@
 """The REST API's contract (OpenAPI 3.0), served at /api/v1/openapi.json.
 
-Written by hand, next to the code it describes (tracker/api.py); tests/test_api_contract.py has
+Written by hand, next to the code it describes (tracker/api/rest.py); tests/test_api_contract.py has
 schemathesis generate requests from it against the running app and check every answer against it.
 """
 

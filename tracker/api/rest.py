@@ -2,7 +2,7 @@
 through the one write path, read a home's history, and poll the update stream.
 
 JSON in and out; token auth (`Authorization: Bearer trk_...`); errors as RFC 9457
-`application/problem+json`. The contract is tracker/openapi.py, served at /api/v1/openapi.json
+`application/problem+json`. The contract is tracker/api/openapi.py, served at /api/v1/openapi.json
 and checked against the running app by schemathesis in the tests.
 """
 

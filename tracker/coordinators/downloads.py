@@ -1,5 +1,5 @@
 """Downloads for signed-in coordinators and admins: the board as filtered, and the history for a
-date range, as CSV (tracker/exports.py holds the rules; docs/exports.md the columns)."""
+date range, as CSV (tracker/coordinators/csv_export.py holds the rules; docs/exports.md the columns)."""
 
 from __future__ import annotations
 
