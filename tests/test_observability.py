@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sentry_sdk
@@ -303,3 +303,13 @@ def test_metrics_count_the_boards_connected_per_stream_and_time_snapshots(client
     board.disconnect(namespace="/board")
     after = client.get("/metrics").get_data(as_text=True)
     assert figure(after, gauge) == figure(before, gauge)
+
+
+def test_every_job_runs_as_soon_as_its_clock_starts_so_readyz_sees_a_live_clock_at_once(app):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    started = datetime.now(UTC)  # the scheduler stamps its jobs with the real clock: compared, not asserted equal
+    configured = scheduler.configure(BackgroundScheduler(timezone=UTC), app)
+    jobs = configured.get_jobs()
+    assert {job.id for job in jobs} >= {"chase", "tick", "prune"}
+    assert all(job.next_run_time is not None and job.next_run_time - started < timedelta(seconds=5) for job in jobs)

@@ -74,13 +74,13 @@ def _in_app_context(app: Flask, job: Callable[[], None]) -> Callable[[], None]:
 
 def configure(scheduler: BaseScheduler, app: Flask) -> BaseScheduler:
     for job, seconds in jobs(app):
-        # A daily job also runs at start: a clock restarted more often than daily (each deploy) would
-        # otherwise never reach its first run. Running it twice in a day is harmless.
-        first = {"next_run_time": datetime.now(UTC)} if seconds >= DAILY else {}
+        # Every job also runs at start: a daily job on a clock restarted more often than daily (each
+        # deploy) would otherwise never run, and /readyz would call a clock that just started dead
+        # until its first chase pass. Work is claimed in the database, so an extra pass is harmless.
         # coalesce + one instance: a pass that overruns is not queued up behind itself.
         scheduler.add_job(
             _in_app_context(app, job), "interval", seconds=seconds, coalesce=True, max_instances=1, id=job.__name__,
-            **first,
+            next_run_time=datetime.now(UTC),
         )  # fmt: skip
     return scheduler
 
