@@ -18,7 +18,7 @@ def test_the_wheel_installs_alone_and_serves_pages_and_migrates_a_database(tmp_p
     subprocess.run([*pip, "wheel", "--no-deps", "-w", str(wheels), str(ROOT)], check=True, cwd=tmp_path)
     (wheel,) = wheels.glob("tracker-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "tracker/templates/public/search.html" in names and "tracker/static/coordinators/board.js" in names
+    assert "tracker/templates/families/search.html" in names and "tracker/static/coordinators/board.js" in names
     assert "tracker/data/places.csv" in names and "tracker/migrations/env.py" in names
     assert not [n for n in names if n.startswith(("tests/", "bench/", "scripts/", "alembic/"))]
 
