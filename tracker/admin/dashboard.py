@@ -3,7 +3,7 @@ and what they did, what went out, and contacts that cannot be texted."""
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import current_app, render_template
 from sqlalchemy import func, select
 
 from tracker.admin import admin_required, bp, paged
@@ -78,5 +78,5 @@ def chasing_page():
         today=today,
         history=history,
         localities=list(today),
-        window_hours=int(compliance.WINDOW.total_seconds() // 3600),
+        window_hours=int(current_app.config["AGEING_AFTER"].total_seconds() // 3600),
     )

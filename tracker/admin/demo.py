@@ -254,7 +254,7 @@ def _counts(rng: random.Random, beds: dict[str, int]) -> dict[str, int]:
 def _plan_updates(rng: random.Random, homes: list[tuple[CareHome, dict[str, int]]], now: datetime):
     """(when, home id, change, channel, actor) for every update, unordered.
 
-    Ages are spread across the board's freshness bands (STALE_AFTER 24h, EXPIRE_AFTER 72h by default):
+    Ages are spread across the board's freshness bands (AGEING_AFTER 24h, UNVERIFIED_AFTER 72h by default):
     3 homes never report, 6 are over 72 hours old, 12 between 24 and 72 hours, the rest within a day.
     """
     order = rng.sample(homes, len(homes))

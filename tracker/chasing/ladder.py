@@ -64,7 +64,7 @@ class PolicyError(ValueError):
 
 def default_policy() -> Policy:
     config = current_app.config
-    return Policy(config["STALE_AFTER"], config["REMIND_EVERY"], config["MAX_REMINDERS"], config["CHASE_HOURS"])
+    return Policy(config["AGEING_AFTER"], config["REMIND_EVERY"], config["MAX_REMINDERS"], config["CHASE_HOURS"])
 
 
 def policy_for(home: CareHome) -> Policy:
