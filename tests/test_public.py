@@ -21,7 +21,7 @@ TRURO = (50.2630, -5.0510)  # about 38 km
 PUBLIC_KEYS = {
     "id", "name", "town", "address", "postcode", "phone", "lat", "lon", "distance_km", "distance_miles", "status",
     "status_text",
-    "kinds", "vacancies", "confirmed_at", "age_seconds", "updated", "freshness",
+    "kinds", "vacancies", "confirmed_at", "age_seconds", "updated", "freshness", "unverified_at",
 }  # fmt: skip
 
 
