@@ -134,7 +134,7 @@ def search(page, near="TR18 2PF", care="NUR"):
 def save_beds(browser, tracker, name, beds):
     """The home's manager saves the form, in another page: the update is published as it commits."""
     manager = browser.new_page()
-    manager.goto(tracker.base + tracker.managers.links[name])
+    manager.goto(tracker.base + tracker.links[name])
     manager.fill("#kind-NUR", str(beds))
     manager.click("#save")
     expect(manager.locator("h1")).to_have_text("Recorded")
@@ -209,7 +209,7 @@ def test_a_page_that_lost_its_connection_says_so_and_catches_up(tracker, chromiu
     tracker.stop()
     expect(note).to_contain_text("This page is not updating at the moment", timeout=10000)
     expect(note.locator("a", has_text="Refresh")).to_be_visible()
-    tracker.record(tracker.managers.form_page["Bosgwidden Care Centre"], {"NUR": 0})  # while the page cannot hear
+    tracker.record(tracker.homes["Bosgwidden Care Centre"], {"NUR": 0})  # while the page cannot hear
     tracker.start()
 
     expect(note).to_contain_text("These results update by themselves", timeout=15000)
@@ -235,7 +235,7 @@ def site(migrated_sqlite, tmp_path_factory):
             session.commit()
             tracker.ids.update(hospital=hospital.id, user=coordinator.id)
             session.remove()
-        tracker.seq = tracker.record(tracker.managers.form_page["Polwithen House"], {"NUR": 1})
+        tracker.seq = tracker.record(tracker.homes["Polwithen House"], {"NUR": 1})
 
     with running(migrated_sqlite, tmp_path_factory.mktemp("site"), people) as started:
         yield started
