@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -70,7 +71,10 @@ def test_a_board_gets_a_snapshot_on_connect(board_client, make_home):
     assert row["kinds"]["NUR"] == {"capacity": 40, "available": 2}
     assert row["confirmed_via"] == "sms" and row["admissions"] == "open"
     assert [k["code"] for k in snap["kinds"]][:2] == ["RES", "NUR"]
-    assert snap["stale_after_s"] == 24 * 3600 and snap["expire_after_s"] == 72 * 3600
+    # When its data stops being fresh and verified, by the server's rule: boards do not re-derive it.
+    confirmed = datetime.fromisoformat(row["confirmed_at"])
+    assert datetime.fromisoformat(row["ageing_at"]) - confirmed == timedelta(hours=24)
+    assert datetime.fromisoformat(row["unverified_at"]) - confirmed == timedelta(hours=72)
     assert snap["tick_s"] == 10  # BOARD_TICK_SECONDS: boards judge their own liveness by it
 
 

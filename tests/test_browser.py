@@ -283,7 +283,7 @@ def test_numbers_nobody_confirmed_for_three_days_are_shown_unverified_and_never_
             home.offers = [Offer(kind_code="NUR", capacity=20, position=0)]
             session.add(home)
             session.commit()
-            if age < 72:  # numbers confirmed since, under a note written before EXPIRE_AFTER
+            if age < 72:  # numbers confirmed since, under a note written before UNVERIFIED_AFTER
                 record_update(
                     home.id,
                     Change(counts={"NUR": 3}, note="Hoist"),
@@ -301,8 +301,8 @@ def test_numbers_nobody_confirmed_for_three_days_are_shown_unverified_and_never_
         board = signed_in_board(browser, served.base)
         old = board.locator("tr[data-home-id]", has_text="Trevose House")
         recent = board.locator("tr[data-home-id]", has_text="Carn Brea Lodge")
-        expect(old.locator(".unverified")).to_have_text("Unverified: not counted")
-        expect(old).to_have_class(re.compile(r"\bfresh-stale\b"))
+        expect(old.locator(".not-counted")).to_have_text("Unverified: not counted")
+        expect(old).to_have_class(re.compile(r"\bfresh-unverified\b"))
         assert old.locator(".chip.has-beds").count() == 0  # never presented as available
         expect(old.locator(".not-answering")).to_contain_text("Not answering since")
         expect(recent.locator(".chip.has-beds")).to_have_text("NUR 3/20")

@@ -12,7 +12,7 @@ BASE = {"TRACKER_ENV": "test", "SECRET_KEY": "s" * 40}
 def test_defaults_are_sensible(tmp_path):
     config = load(BASE, tmp_path)
     assert config["DATABASE_URL"] == f"sqlite:///{tmp_path / 'tracker.db'}"
-    assert (config["STALE_AFTER"], config["EXPIRE_AFTER"]) == (timedelta(hours=24), timedelta(hours=72))
+    assert (config["AGEING_AFTER"], config["UNVERIFIED_AFTER"]) == (timedelta(hours=24), timedelta(hours=72))
     assert config["PORT"] == 5000
 
 
@@ -26,6 +26,13 @@ def test_the_public_search_works_offline_by_default_and_shares_limits_through_re
     assert queued["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/0"
 
 
+def test_the_old_names_of_the_freshness_settings_are_still_accepted(tmp_path):
+    old = load({**BASE, "STALE_AFTER": "12h", "EXPIRE_AFTER": "48h"}, tmp_path)
+    assert (old["AGEING_AFTER"], old["UNVERIFIED_AFTER"]) == (timedelta(hours=12), timedelta(hours=48))
+    both = load({**BASE, "AGEING_AFTER": "6h", "STALE_AFTER": "12h"}, tmp_path)
+    assert both["AGEING_AFTER"] == timedelta(hours=6)  # the new name wins
+
+
 def test_postgres_urls_use_the_psycopg_driver(tmp_path):
     config = load({**BASE, "DATABASE_URL": "postgres://u:p@db/tracker"}, tmp_path)
     assert config["DATABASE_URL"] == "postgresql+psycopg://u:p@db/tracker"
@@ -34,8 +41,10 @@ def test_postgres_urls_use_the_psycopg_driver(tmp_path):
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
+        ("AGEING_AFTER", "soon", "AGEING_AFTER='soon': expected a duration such as 90m, 24h or 3d"),
+        ("UNVERIFIED_AFTER", "1h", "UNVERIFIED_AFTER must be longer than AGEING_AFTER"),
         ("STALE_AFTER", "soon", "STALE_AFTER='soon': expected a duration such as 90m, 24h or 3d"),
-        ("EXPIRE_AFTER", "1h", "EXPIRE_AFTER must be longer than STALE_AFTER"),
+        ("EXPIRE_AFTER", "1h", "UNVERIFIED_AFTER must be longer than AGEING_AFTER"),
         ("PORT", "eighty", "PORT='eighty': expected a whole number"),
         ("PORT", "70000", "PORT=70000: expected a number from 1 to 65535"),
         ("DATABASE_URL", "mysql://x", "expected a sqlite:/// or postgresql:// URL"),

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from tracker.admin import demo
+from tracker.availability import Freshness, freshness
 from tracker.db import session
-from tracker.models import CareHome, Freshness, Hospital, OutboundMessage, Update, freshness
+from tracker.models import CareHome, Hospital, OutboundMessage, Update
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -20,8 +21,9 @@ def test_it_loads_a_region_with_fresh_ageing_stale_and_closed_homes(app):
     assert 70 <= len(homes) <= 90
     assert {h.locality.name for h in homes} >= {"West Cornwall", "Mid Cornwall", "East Cornwall", "Isles of Scilly"}
     assert any(h.postcode.startswith("TR21") for h in homes)  # St Mary's
-    ages = Counter(freshness(h.confirmed_at, NOW, app.config["STALE_AFTER"], app.config["EXPIRE_AFTER"]) for h in homes)
-    assert ages[Freshness.FRESH] > ages[Freshness.AGEING] > 0 and ages[Freshness.STALE] > 0
+    config = app.config
+    ages = Counter(freshness(h.confirmed_at, NOW, config["AGEING_AFTER"], config["UNVERIFIED_AFTER"]) for h in homes)
+    assert ages[Freshness.FRESH] > ages[Freshness.AGEING] > 0 and ages[Freshness.UNVERIFIED] > 0
     assert any(not h.admissions_open and h.closed_reason for h in homes)
     for home in homes:
         assert 5 <= sum(o.capacity for o in home.offers) <= 80

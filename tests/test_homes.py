@@ -256,7 +256,7 @@ def test_the_note_shows_its_age_and_clears_in_one_tap(client, make_home):
 
 def test_a_note_older_than_expire_after_is_shown_as_old(client, make_home, app):
     home = make_home()
-    written = NOW - app.config["EXPIRE_AFTER"]
+    written = NOW - app.config["UNVERIFIED_AFTER"]
     record_update(
         home.id, Change(counts={"NUR": 1, "RES": 0}, note="Bariatric bed"), channel=SMS, actor="t", now=written
     )

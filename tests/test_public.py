@@ -21,7 +21,7 @@ TRURO = (50.2630, -5.0510)  # about 38 km
 PUBLIC_KEYS = {
     "id", "name", "town", "address", "postcode", "phone", "lat", "lon", "distance_km", "distance_miles", "status",
     "status_text",
-    "kinds", "vacancies", "confirmed_at", "age_seconds", "updated", "freshness",
+    "kinds", "vacancies", "confirmed_at", "age_seconds", "updated", "freshness", "unverified_at",
 }  # fmt: skip
 
 
@@ -115,7 +115,7 @@ def test_a_home_without_a_bed_of_the_kind_is_shown_but_not_as_available(client, 
 
 def test_closed_and_unverified_homes_are_shown_as_such_never_as_available(client, home_at):
     home_at("Closed Home", PENZANCE, {"NUR": 4}, admissions="closed", reason="Norovirus outbreak")
-    home_at("Quiet Home", PENZANCE, {"NUR": 5}, age=timedelta(hours=80))  # over EXPIRE_AFTER (72 h)
+    home_at("Quiet Home", PENZANCE, {"NUR": 5}, age=timedelta(hours=80))  # over UNVERIFIED_AFTER (72 h)
     found = client.get(API, query_string={"near": "TR18 2PF", "care": "NUR"}).get_json()
     assert found["results"] == [] and found["further_away"] == []
     shown = {home["name"]: home for home in found["without_vacancies"]}

@@ -44,7 +44,7 @@ from .follower import Follower
 from .servers import Redis, free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
-OVERDUE = timedelta(hours=25)  # past the default STALE_AFTER
+OVERDUE = timedelta(hours=25)  # past the default AGEING_AFTER
 _names = itertools.count()
 
 

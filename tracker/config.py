@@ -88,6 +88,14 @@ def _dev_secret_key(instance_path: Path) -> str:
 EMBEDDED_PORT_FILE = "embedded_port"
 
 
+def _renamed(environ: Mapping[str, str], name: str, old_name: str, default: str) -> tuple[str, str]:
+    """A setting and its value, under its name or the one it had before (still accepted, documented
+    as deprecated; no warning, which tests would turn into an error)."""
+    if name in environ or old_name not in environ:
+        return name, environ.get(name, default)
+    return old_name, environ[old_name]
+
+
 def _local_base_url(environ: Mapping[str, str], instance_path: Path, env: str, port: int) -> str:
     """The embedded server's address (it listens on 127.0.0.1:PORT).
 
@@ -232,10 +240,10 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
     if not database_url.startswith(("sqlite:///", "postgresql+psycopg://")):
         raise ConfigError(f"DATABASE_URL={database_url!r}: expected a sqlite:/// or postgresql:// URL")
 
-    stale_after = parse_duration("STALE_AFTER", environ.get("STALE_AFTER", "24h"))
-    expire_after = parse_duration("EXPIRE_AFTER", environ.get("EXPIRE_AFTER", "72h"))
-    if expire_after <= stale_after:
-        raise ConfigError("EXPIRE_AFTER must be longer than STALE_AFTER")
+    ageing_after = parse_duration(*_renamed(environ, "AGEING_AFTER", "STALE_AFTER", "24h"))
+    unverified_after = parse_duration(*_renamed(environ, "UNVERIFIED_AFTER", "EXPIRE_AFTER", "72h"))
+    if unverified_after <= ageing_after:
+        raise ConfigError("UNVERIFIED_AFTER must be longer than AGEING_AFTER")
 
     remind_every = parse_duration("REMIND_EVERY", environ.get("REMIND_EVERY", "4h"))
     if remind_every < timedelta(minutes=5):
@@ -305,10 +313,10 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
         "PORT": port,
         # Threads of the embedded server (`python -m tracker`); each open board holds one.
         "WEB_THREADS": _int("WEB_THREADS", environ.get("WEB_THREADS", "100"), low=4, high=2000),
-        # A confirmation older than STALE_AFTER is "ageing" (and, later, due a reminder); older than
-        # EXPIRE_AFTER it is "stale": shown as unverified and never counted as available.
-        "STALE_AFTER": stale_after,
-        "EXPIRE_AFTER": expire_after,
+        # A confirmation older than AGEING_AFTER is "ageing" (and, later, due a reminder); older than
+        # UNVERIFIED_AFTER it is "unverified": never counted as available (tracker/availability.py).
+        "AGEING_AFTER": ageing_after,
+        "UNVERIFIED_AFTER": unverified_after,
         # How far behind a reconnecting board may be and still be sent the updates it missed one by
         # one; further behind, a fresh snapshot is cheaper for both ends.
         "REPLAY_LIMIT": _int("REPLAY_LIMIT", environ.get("REPLAY_LIMIT", "1000"), low=1, high=100_000),
@@ -320,7 +328,7 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
         "BOARD_SNAPSHOT_TTL_MS": _int(
             "BOARD_SNAPSHOT_TTL_MS", environ.get("BOARD_SNAPSHOT_TTL_MS", "1000"), low=0, high=60_000
         ),
-        # Chasing (tracker/chasing/ladder.py): a home due a confirmation (older than STALE_AFTER) is texted in
+        # Chasing (tracker/chasing/ladder.py): a home due a confirmation (older than AGEING_AFTER) is texted in
         # CHASE_HOURS (UK time), again every REMIND_EVERY up to MAX_REMINDERS, then escalated to its
         # locality's escalation contact. Homes may override each (`flask homes chase-policy`).
         "CHASE_HOURS": parse_hours("CHASE_HOURS", environ.get("CHASE_HOURS", "08:00-20:00")),

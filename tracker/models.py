@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -90,22 +90,6 @@ CHANNEL_WORDS = {
 class Role(enum.StrEnum):
     ADMIN = "admin"
     COORDINATOR = "coordinator"
-
-
-class Freshness(enum.StrEnum):
-    FRESH = "fresh"
-    AGEING = "ageing"
-    STALE = "stale"
-
-
-def freshness(
-    confirmed_at: datetime | None, now: datetime, stale_after: timedelta, expire_after: timedelta
-) -> Freshness:
-    if confirmed_at is None or now - confirmed_at >= expire_after:
-        return Freshness.STALE
-    if now - confirmed_at >= stale_after:
-        return Freshness.AGEING
-    return Freshness.FRESH
 
 
 class Region(Base):

@@ -20,7 +20,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from tracker import plaintext
+from tracker import availability, plaintext
 from tracker.db import session
 from tracker.models import BoardCursor, CareHome, CareKind, Channel, Region, Update, utcnow
 from tracker.observability import UPDATES_RECORDED
@@ -223,7 +223,7 @@ def _validate(home: CareHome, change: Change, today_at: datetime):
             errors[code] = f"{label}: enter a whole number of beds, like 2."
         elif value < 0:
             errors[code] = f"{label}: the number of free beds cannot be below 0."
-        elif value > offer.capacity:
+        elif not availability.capacity_holds(offer.capacity, value):
             errors[code] = (
                 f"{label}: the home is registered for {offer.capacity} beds, so no more than "
                 f"{offer.capacity} can be free."

@@ -22,12 +22,12 @@ from datetime import date, datetime, time
 from flask import current_app
 from python_calamine import CalamineError, CalamineWorkbook
 
+from tracker import availability
 from tracker.families import postcodes
 
 WEEKLY, MONTHLY = "weekly", "monthly"
 HEADER_SEARCH_ROWS = 30  # preamble lines before the header: 4 in current weekly files; found, not counted
 LOCATION_ID = re.compile(r"^1-[0-9]{6,12}$")  # as the admin form accepts it
-MAX_BEDS = 2000  # the largest care homes in England have a few hundred
 # A spreadsheet's XML packs about 5 to 20 to 1; a "zip bomb" (a small file of one row repeated a million
 # times) packs hundreds to 1. Parts under a megabyte (styles, an empty sheet) may pack tighter harmlessly.
 MAX_PACKING_RATIO = 100
@@ -350,7 +350,7 @@ def _beds(raw: str) -> int | None:
     if not re.fullmatch(r"[0-9]{1,5}", raw):
         raise BadRow(f"its number of beds, {raw!r}, is not a whole number")
     beds = int(raw)
-    if beds > MAX_BEDS:
+    if beds > availability.MAX_BEDS:
         raise BadRow(f"its number of beds, {beds}, is more than any care home has")
     # CQC gives 0 for homes whose figure it does not hold: treated as "not said", like a blank.
     return beds or None
@@ -364,7 +364,7 @@ def _coordinates(lat_raw: str, lon_raw: str) -> tuple[float | None, float | None
     except ValueError:
         raise BadRow(f"its latitude and longitude ({lat_raw}, {lon_raw}) are not numbers") from None
     # The bounds the admin form accepts: the UK and its islands.
-    if not (49.8 <= lat <= 60.9 and -8.7 <= lon <= 1.8):
+    if not availability.in_uk(lat, lon):
         raise BadRow(f"its latitude and longitude ({lat_raw}, {lon_raw}) are not in the UK")
     return lat, lon
 

@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from tracker import audit, plaintext
+from tracker import audit, availability, plaintext
 from tracker.admin import cqc_files
 from tracker.db import session
 from tracker.families import postcodes
@@ -232,7 +232,7 @@ class _Import:
                     capacity, self.defaulted = self.summary.default_beds, True
                 home.offers.append(Offer(kind_code=code, capacity=capacity, position=self.positions.get(code, 0)))
             elif found.beds is not None and offer.capacity != found.beds:
-                if offer.available is not None and offer.available > found.beds:
+                if not availability.capacity_holds(found.beds, offer.available):
                     notes.append(
                         f"{where}: {found.name}: {code} keeps {offer.capacity} beds: {offer.available} are "
                         f"recorded free now, more than CQC's {found.beds}"

@@ -3,7 +3,7 @@ and what they did, what went out, and contacts that cannot be texted."""
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import current_app, render_template
 from sqlalchemy import func, select
 
 from tracker.admin import admin_required, bp, paged
@@ -48,12 +48,10 @@ def chasing_page():
     def homes(*where, order=CareHome.name):
         return session.scalars(select(CareHome).where(*where).order_by(order)).all()
 
-    escalated = homes(CareHome.escalated_at.is_not(None), order=CareHome.escalated_at.desc())
-    reminded = homes(
-        CareHome.reminders_sent > 0, CareHome.escalated_at.is_(None), order=CareHome.last_reminded_at.desc()
-    )
-    due = homes(CareHome.reminders_sent == 0, CareHome.chase_due_at <= now)
-    not_chased = homes(CareHome.chase_due_at.is_(None), CareHome.escalated_at.is_(None))
+    escalated = homes(ladder.ESCALATED, order=CareHome.escalated_at.desc())
+    reminded = homes(ladder.REMINDED, order=CareHome.last_reminded_at.desc())
+    due = homes(ladder.due_first_reminder(now))
+    not_chased = homes(ladder.NOT_CHASED)
     troubled = session.scalar(
         select(func.count())
         .select_from(OutboundMessage)
@@ -78,5 +76,5 @@ def chasing_page():
         today=today,
         history=history,
         localities=list(today),
-        window_hours=int(compliance.WINDOW.total_seconds() // 3600),
+        window_hours=int(current_app.config["AGEING_AFTER"].total_seconds() // 3600),
     )

@@ -254,16 +254,16 @@ def _counts(rng: random.Random, beds: dict[str, int]) -> dict[str, int]:
 def _plan_updates(rng: random.Random, homes: list[tuple[CareHome, dict[str, int]]], now: datetime):
     """(when, home id, change, channel, actor) for every update, unordered.
 
-    Ages are spread across the board's freshness bands (STALE_AFTER 24h, EXPIRE_AFTER 72h by default):
+    Ages are spread across the board's freshness bands (AGEING_AFTER 24h, UNVERIFIED_AFTER 72h by default):
     3 homes never report, 6 are over 72 hours old, 12 between 24 and 72 hours, the rest within a day.
     """
     order = rng.sample(homes, len(homes))
-    stale, ageing, fresh = order[3:9], order[9:21], order[21:]
-    age = {h.id: timedelta(hours=rng.uniform(73, 240)) for h, _ in stale}
+    unverified, ageing, fresh = order[3:9], order[9:21], order[21:]
+    age = {h.id: timedelta(hours=rng.uniform(73, 240)) for h, _ in unverified}
     age |= {h.id: timedelta(hours=rng.uniform(24.5, 71)) for h, _ in ageing}
     age |= {h.id: timedelta(minutes=rng.uniform(4, 23.5 * 60)) for h, _ in fresh}
-    reported = stale + ageing + fresh
-    outbreaks = rng.sample(fresh + ageing, len(CLOSED_REASONS))  # closed homes are recent news, not stale
+    reported = unverified + ageing + fresh
+    outbreaks = rng.sample(fresh + ageing, len(CLOSED_REASONS))  # closed homes are recent news, not unverified
     closed = {h.id: why for (h, _), why in zip(outbreaks, CLOSED_REASONS, strict=True)}
     noted = {h.id: note for (h, _), note in zip(rng.sample(reported, len(NOTES)), NOTES, strict=True)}
     twice = {h.id for h, _ in rng.sample(reported, 20)}

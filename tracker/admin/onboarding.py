@@ -19,7 +19,7 @@ from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, EmailField, FloatField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
-from tracker import audit, auth, outbox, plaintext
+from tracker import audit, auth, availability, outbox, plaintext
 from tracker.admin import admin_required, bp, invites, paged
 from tracker.chasing import ladder
 from tracker.coordinators import csv_export
@@ -66,13 +66,15 @@ class AdminForm(FlaskForm):
             return unbound_field.bind(form=form, filters=filters, **options)
 
 
-# Within the UK and its islands, as CQC and ONS publish coordinates.
+# Within the UK and its islands, as CQC and ONS publish coordinates (availability.in_uk).
 def _latitude() -> FloatField:
-    return FloatField("Latitude", [Optional(), NumberRange(49.8, 60.9, "A latitude in the UK: 49.8 to 60.9.")])
+    south, north = availability.UK_SOUTH, availability.UK_NORTH
+    return FloatField("Latitude", [Optional(), NumberRange(south, north, f"A latitude in the UK: {south} to {north}.")])
 
 
 def _longitude() -> FloatField:
-    return FloatField("Longitude", [Optional(), NumberRange(-8.7, 1.8, "A longitude in the UK: -8.7 to 1.8.")])
+    west, east = availability.UK_WEST, availability.UK_EAST
+    return FloatField("Longitude", [Optional(), NumberRange(west, east, f"A longitude in the UK: {west} to {east}.")])
 
 
 class HomeForm(AdminForm):
@@ -249,11 +251,11 @@ def _capacities(kinds, raw: dict[str, str], home: CareHome | None, errors: dict[
         text = raw.get(kind.code, "")
         if not text:
             continue
-        if not re.fullmatch(r"[0-9]{1,4}", text) or not 1 <= int(text) <= 2000:
+        if not re.fullmatch(r"[0-9]{1,4}", text) or not 1 <= int(text) <= availability.MAX_BEDS:
             errors[kind.code] = f"{kind.name}: enter the registered beds as a whole number from 1, or leave it blank."
             continue
         offer = home.offer(kind.code) if home else None
-        if offer and offer.available is not None and int(text) < offer.available:
+        if offer and not availability.capacity_holds(int(text), offer.available):
             errors[kind.code] = (
                 f"{kind.name}: {offer.available} beds are recorded free now, so the home cannot have fewer "
                 "registered. Record fewer free beds first (the home's form), then change this."

@@ -3,7 +3,8 @@ time, and how long a vacancy stays free before it is filled. The methods are in 
 on the page; each function takes `now` so a test can fix the moment.
 
 Both walk each home's updates in order (home, seq), reading only the rows that can matter: those
-recorded after the range's start less EXPIRE_AFTER (anything older was unverified by the start).
+recorded after the range's start less UNVERIFIED_AFTER (anything older was unverified by the start).
+What counts is availability.py's rule, applied at each moment of the past.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from itertools import groupby
 
 from sqlalchemy import select
 
+from tracker.availability import countable, unverified_at, verified, verified_since
 from tracker.db import session
 from tracker.models import CareHome, Locality, Update
 from tracker.timefmt import LONDON
@@ -48,14 +50,14 @@ def sample_moments(first: date, last: date, now: datetime) -> list[datetime]:
     return [m for m in moments if m <= now]
 
 
-def beds_by_kind(moments: Sequence[datetime], expire_after: timedelta) -> list[dict[str, int]]:
+def beds_by_kind(moments: Sequence[datetime], unverified_after: timedelta) -> list[dict[str, int]]:
     """For each moment, beds free by kind: each home's latest state at that moment, counted only if
-    the home was open to admissions and its data verified then (younger than EXPIRE_AFTER), as the
+    the home was open to admissions and its data verified then (younger than UNVERIFIED_AFTER), as the
     board would have counted them."""
     totals: list[dict[str, int]] = [defaultdict(int) for _ in moments]
     if not moments:
         return totals
-    for _, updates in _updates(moments[0] - expire_after, moments[-1]):
+    for _, updates in _updates(verified_since(moments[0], unverified_after), moments[-1]):
         latest = -1
         for index, moment in enumerate(moments):
             while latest + 1 < len(updates) and updates[latest + 1][0] <= moment:
@@ -63,10 +65,9 @@ def beds_by_kind(moments: Sequence[datetime], expire_after: timedelta) -> list[d
             if latest < 0:
                 continue
             at, state = updates[latest]
-            if moment - at >= expire_after or state.get("admissions") != "open":
-                continue
+            is_open, is_verified = state.get("admissions") == "open", verified(at, moment, unverified_after)
             for code, offer in state.get("kinds", {}).items():
-                totals[index][code] += offer.get("available") or 0
+                totals[index][code] += countable(offer.get("available"), is_open, is_verified) or 0
     return totals
 
 
@@ -90,21 +91,21 @@ class Vacancy:
         return None if self.ended is None else (self.ended - self.opened).total_seconds() / 3600
 
 
-def vacancies(start: datetime, end: datetime, now: datetime, expire_after: timedelta) -> list[Vacancy]:
+def vacancies(start: datetime, end: datetime, now: datetime, unverified_after: timedelta) -> list[Vacancy]:
     """Every vacancy that appeared in [start, end), followed up to `now`.
 
     A vacancy appears when a home's beds of a kind go from none shown to some: from 0, from closed,
     or from unverified (the board did not count them before). It ends when an update says 0 (filled),
-    when the home closes to admissions, or EXPIRE_AFTER after the home's last update (lapsed: the
+    when the home closes to admissions, or UNVERIFIED_AFTER after the home's last update (lapsed: the
     board stopped counting it, and whether it was filled is not known).
     """
     found = []
-    for home_id, updates in _updates(start - expire_after, now):
+    for home_id, updates in _updates(verified_since(start, unverified_after), now):
         shown: dict[str, datetime] = {}  # kind -> when its beds appeared
         last_at = None
         for at, state in updates:
-            if shown and at - last_at >= expire_after:
-                found += _lapse(home_id, shown, last_at + expire_after)
+            if shown and at >= unverified_at(last_at, unverified_after):
+                found += _lapse(home_id, shown, unverified_at(last_at, unverified_after))
             is_open = state.get("admissions") == "open"
             kinds = state.get("kinds", {})
             for kind in list(shown):
@@ -115,8 +116,8 @@ def vacancies(start: datetime, end: datetime, now: datetime, expire_after: timed
                 if is_open and (offer.get("available") or 0) > 0 and kind not in shown:
                     shown[kind] = at
             last_at = at
-        if shown and now - last_at >= expire_after:
-            found += _lapse(home_id, shown, last_at + expire_after)
+        if shown and now >= unverified_at(last_at, unverified_after):
+            found += _lapse(home_id, shown, unverified_at(last_at, unverified_after))
         found += [Vacancy(home_id, kind, opened, None, None) for kind, opened in shown.items()]
     return [v for v in found if start <= v.opened < end]
 

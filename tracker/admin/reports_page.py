@@ -49,10 +49,10 @@ def reports_page():
         chart=chart(moments, totals, kinds),
         sample_time=reports.SAMPLE_TIME,
         compliance=compliance.by_locality(now),
-        window_hours=int(compliance.WINDOW.total_seconds() // 3600),
+        window_hours=int(current_app.config["AGEING_AFTER"].total_seconds() // 3600),
         by_kind=by_kind,
         by_locality=by_locality,
-        expire_hours=int(current_app.config["EXPIRE_AFTER"].total_seconds() // 3600),
+        expire_hours=int(current_app.config["UNVERIFIED_AFTER"].total_seconds() // 3600),
     )
 
 
@@ -100,7 +100,7 @@ def _range(args) -> tuple[date, date]:
 
 def _beds(first: date, last: date, now: datetime):
     moments = reports.sample_moments(first, last, now)
-    totals = reports.beds_by_kind(moments, current_app.config["EXPIRE_AFTER"])
+    totals = reports.beds_by_kind(moments, current_app.config["UNVERIFIED_AFTER"])
     seen = {code for day in totals for code in day}
     kinds = [(k.code, k.name) for k in session.scalars(select(CareKind).order_by(CareKind.position)) if k.code in seen]
     return moments, kinds, totals
@@ -108,7 +108,7 @@ def _beds(first: date, last: date, now: datetime):
 
 def _fill_times(first: date, last: date, now: datetime):
     start, end = csv_export.day_bounds(first, last)
-    found = reports.vacancies(start, end, now, current_app.config["EXPIRE_AFTER"])
+    found = reports.vacancies(start, end, now, current_app.config["UNVERIFIED_AFTER"])
     names = {k.code: k.name for k in session.scalars(select(CareKind).order_by(CareKind.position))}
     localities = reports.home_localities()
     by_kind = reports.fill_times(found, lambda v: names.get(v.kind, v.kind), order=list(names.values()))

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Response, current_app, json, request, url_for
+from flask import Response, json, request, url_for
 from sqlalchemy import select
 
 from tracker.api.rest import Problem, bp, caller, kinds_of_care, query_args
+from tracker.availability import Freshness, countable, freshness
 from tracker.db import session
-from tracker.models import CareHome, Freshness, Locality, freshness, utcnow
+from tracker.models import CareHome, Locality, utcnow
 from tracker.timefmt import local_time
 
 FHIR_JSON = "application/fhir+json"
@@ -26,7 +27,6 @@ BED_AVAILABILITY = f"{CANONICAL}/StructureDefinition/bed-availability"
 CARE_KIND_SYSTEM = f"{CANONICAL}/CodeSystem/care-kind"
 HOME_ID_SYSTEM = f"{CANONICAL}/Id/care-home"
 CQC_LOCATION_SYSTEM = "https://www.cqc.org.uk/location"  # the Care Quality Commission's location id
-FRESHNESS_CODES = {Freshness.FRESH: "fresh", Freshness.AGEING: "ageing", Freshness.STALE: "unverified"}
 
 _SITE = {"system": "http://terminology.hl7.org/CodeSystem/location-physical-type", "code": "si", "display": "Site"}
 _CARE_HOME = {
@@ -66,23 +66,23 @@ def location(home: CareHome) -> dict:
 def services(home: CareHome, kinds: dict[str, str], now: datetime, only: str | None = None) -> list[dict]:
     """One HealthcareService per kind of care the home offers.
 
-    Beds available are sent only while the data is verified (not older than EXPIRE_AFTER), as the
+    Beds available are sent only while the data is verified (not older than UNVERIFIED_AFTER), as the
     board counts them; closed to admissions sends 0 available and says why in `notAvailable`.
     """
-    config = current_app.config
-    fresh = freshness(home.confirmed_at, now, config["STALE_AFTER"], config["EXPIRE_AFTER"])
+    fresh = freshness(home.confirmed_at, now)
     result = []
     for offer in home.offers:
         if only is not None and offer.kind_code != only:
             continue
         name = kinds.get(offer.kind_code, offer.kind_code)
         parts = [{"url": "capacity", "valueUnsignedInt": offer.capacity}]
-        verified = fresh != Freshness.STALE and offer.available is not None
+        available = countable(offer.available, home.admissions_open, fresh.verified)
+        verified = available is not None
         if verified:
-            parts.append({"url": "available", "valueUnsignedInt": offer.available if home.admissions_open else 0})
+            parts.append({"url": "available", "valueUnsignedInt": available})
         if home.confirmed_at:
             parts.append({"url": "confirmed", "valueDateTime": home.confirmed_at.isoformat()})
-        parts.append({"url": "freshness", "valueCode": FRESHNESS_CODES[fresh]})
+        parts.append({"url": "freshness", "valueCode": str(fresh)})
         parts.append({"url": "admissions", "valueCode": "open" if home.admissions_open else "closed"})
         service = {
             "resourceType": "HealthcareService",
@@ -113,7 +113,7 @@ def _summary(home: CareHome, offer, fresh: Freshness, verified: bool) -> str:
     if home.confirmed_at is None:
         return f"{offer.capacity} beds; the home has not reported yet."
     when = local_time(home.confirmed_at) + " UK time"
-    if fresh == Freshness.STALE:
+    if fresh is Freshness.UNVERIFIED:
         return f"{offer.capacity} beds; unverified: last confirmed at {when}, so none are counted as available."
     if not verified:
         return f"{offer.capacity} beds; beds free not reported (confirmed at {when})."

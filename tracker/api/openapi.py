@@ -114,7 +114,7 @@ _SCHEMAS = {
             "freshness": {
                 "type": "string",
                 "enum": ["fresh", "ageing", "unverified"],
-                "description": "unverified: older than EXPIRE_AFTER (72 h): never count its beds as available.",
+                "description": "unverified: older than UNVERIFIED_AFTER (72 h): never count its beds as available.",
             },
             "not_answering_since": {
                 **_TIME,

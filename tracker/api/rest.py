@@ -18,7 +18,7 @@ from flask_limiter.util import get_remote_address
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
-from tracker import auth
+from tracker import auth, availability
 from tracker.api import openapi
 from tracker.chasing import ladder
 from tracker.coordinators import board
@@ -34,7 +34,6 @@ from tracker.models import (
     Offer,
     Role,
     Update,
-    freshness,
     utcnow,
 )
 from tracker.vacancies import Change, KeyReused, UpdateRejected, record_update
@@ -142,7 +141,7 @@ def homes():
         known = ", ".join(kinds)
         raise Problem(400, "Bad Request", f"kind: there is no kind of care {args['kind']!r}; use one of {known}.")
     # Filtered, counted and paged in the database: a page of 100 must not cost building 15,000 homes.
-    verified = CareHome.confirmed_at > now - current_app.config["EXPIRE_AFTER"]
+    verified = availability.verified_clause(now)
     offered = Offer.home_id == CareHome.id
     if "kind" in args:
         offered &= Offer.kind_code == args["kind"]
@@ -152,7 +151,7 @@ def homes():
     if args.get("with_vacancies"):
         # As the board counts: open, verified, and a bed free (of `kind` when given).
         free = select(Offer.home_id).where(offered, Offer.available > 0).exists()
-        statement = statement.where(CareHome.admissions_open, verified, free)
+        statement = statement.where(availability.countable_clause(now), free)
     total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
     rows = [_home_json(h, now, kinds) for h in session.scalars(statement.limit(limit).offset(offset))]
     return {
@@ -301,8 +300,7 @@ def kinds_of_care() -> dict[str, str]:
 
 
 def _home_json(home: CareHome, now: datetime, kinds: dict[str, str]) -> dict:
-    config = current_app.config
-    fresh = freshness(home.confirmed_at, now, config["STALE_AFTER"], config["EXPIRE_AFTER"])
+    fresh = availability.freshness(home.confirmed_at, now)
     since = ladder.not_answering_since(home)
     return {
         "id": home.id,
@@ -332,7 +330,7 @@ def _home_json(home: CareHome, now: datetime, kinds: dict[str, str]) -> dict:
         "confirmed_via": str(home.confirmed_via) if home.confirmed_via else None,
         "confirmed_via_words": CHANNEL_WORDS.get(home.confirmed_via) if home.confirmed_via else None,
         "age_seconds": int((now - home.confirmed_at).total_seconds()) if home.confirmed_at else None,
-        "freshness": {"fresh": "fresh", "ageing": "ageing", "stale": "unverified"}[fresh.value],
+        "freshness": str(fresh),
         "not_answering_since": since.isoformat() if since else None,
         "seq": home.last_seq,
     }

@@ -1,8 +1,9 @@
-"""Compliance: the share of homes whose numbers were confirmed within a day, by locality.
+"""Compliance: the share of homes whose numbers were fresh (availability.py), by locality.
 
 Read from the history (vacancy_update), so any past moment can be measured the same way as now: a
-home counts at time t when it recorded an update or a "no change" in the day before t. Homes are
-those in the tracker today (a home added last week counts as unconfirmed before it joined).
+home counts at time t when it recorded an update or a "no change" within AGEING_AFTER before t (a
+day by default). Homes are those in the tracker today (a home added last week counts as unconfirmed
+before it joined).
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from tracker.availability import fresh_since
 from tracker.db import session
 from tracker.models import CareHome, Locality, Update
-
-WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def by_locality(at: datetime, homes: dict[str, int] | None = None) -> dict[str, 
             select(Locality.name, func.count(func.distinct(Update.home_id)))
             .join(CareHome, Update.home_id == CareHome.id)
             .join(CareHome.locality)
-            .where(Update.recorded_at > at - WINDOW, Update.recorded_at <= at)
+            .where(Update.recorded_at > fresh_since(at), Update.recorded_at <= at)
             .group_by(Locality.name)
         ).all()
     )

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tracker import audit, outbox
@@ -64,7 +64,7 @@ class PolicyError(ValueError):
 
 def default_policy() -> Policy:
     config = current_app.config
-    return Policy(config["STALE_AFTER"], config["REMIND_EVERY"], config["MAX_REMINDERS"], config["CHASE_HOURS"])
+    return Policy(config["AGEING_AFTER"], config["REMIND_EVERY"], config["MAX_REMINDERS"], config["CHASE_HOURS"])
 
 
 def policy_for(home: CareHome) -> Policy:
@@ -154,6 +154,22 @@ def not_answering_since(home: CareHome) -> datetime | None:
     return home.first_reminded_at or home.escalated_at
 
 
+# ---- the ladder's states, as conditions on care_home (the admin page lists homes by them) ----
+
+ESCALATED = CareHome.escalated_at.is_not(None)
+REMINDED = and_(CareHome.reminders_sent > 0, CareHome.escalated_at.is_(None))
+NOT_CHASED = and_(CareHome.chase_due_at.is_(None), CareHome.escalated_at.is_(None))
+
+
+def step_due(now: datetime) -> ColumnElement[bool]:
+    """A step (a reminder or the escalation) is due at `now`."""
+    return CareHome.chase_due_at <= now
+
+
+def due_first_reminder(now: datetime) -> ColumnElement[bool]:
+    return and_(CareHome.reminders_sent == 0, step_due(now))
+
+
 # ---- one pass ------------------------------------------------------------------------------
 
 BATCH = 500  # steps per pass: at 08:00 a night's worth falls due at once; the rest go a minute later
@@ -185,9 +201,7 @@ def run_pass(now: datetime | None = None, *, dry_run: bool = False) -> list[Step
     now = now or utcnow()
     # Plain columns first: at night most of the country can be due and waiting, checked every minute.
     due = session.execute(
-        select(CareHome.id, CareHome.name, CareHome.chase_policy)
-        .where(CareHome.chase_due_at <= now)
-        .order_by(CareHome.chase_due_at)
+        select(CareHome.id, CareHome.name, CareHome.chase_policy).where(step_due(now)).order_by(CareHome.chase_due_at)
     ).all()
     steps: list[Step] = []
     default = default_policy()

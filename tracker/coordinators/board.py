@@ -18,7 +18,7 @@ from flask_login import current_user, login_required
 from flask_socketio import ConnectionRefusedError, disconnect, emit, join_room
 from sqlalchemy import case, func, select
 
-from tracker import auth
+from tracker import auth, availability
 from tracker.coordinators.wire import Encoded
 from tracker.db import session
 from tracker.extensions import socketio
@@ -61,7 +61,6 @@ def page():
         regions=regions,
         localities=localities,
         hospitals=hospitals,
-        thresholds=board_config(),
         board_data={
             "own_hospital_id": own.id if own else None,
             "own_region_id": own.region_id if own else None,
@@ -72,11 +71,19 @@ def page():
 
 
 def board_config() -> dict:
-    """What a board needs to judge ages and its own liveness, sent with the page and every snapshot."""
+    """What a board needs to judge its own liveness, sent with the page and every snapshot. Ages are
+    judged by each home's own times (ages()), not re-derived from the thresholds."""
+    return {"tick_s": current_app.config["BOARD_TICK_SECONDS"]}
+
+
+def ages(confirmed_at: datetime | None, note_at: datetime | None) -> dict:
+    """When a home's data stops being fresh and stops being verified, and when its note stops being
+    current (as long as numbers are), by the one rule (availability.py): a board only compares them
+    with its clock."""
     return {
-        "stale_after_s": int(current_app.config["STALE_AFTER"].total_seconds()),
-        "expire_after_s": int(current_app.config["EXPIRE_AFTER"].total_seconds()),
-        "tick_s": current_app.config["BOARD_TICK_SECONDS"],
+        "ageing_at": availability.ageing_at(confirmed_at).isoformat() if confirmed_at else None,
+        "unverified_at": availability.unverified_at(confirmed_at).isoformat() if confirmed_at else None,
+        "note_old_at": availability.unverified_at(note_at).isoformat() if note_at else None,
     }
 
 
@@ -94,6 +101,7 @@ def update_event(row: Update, *, regional: bool) -> dict:
             "confirmed_at": row.recorded_at.isoformat(),
             "confirmed_via": str(row.channel),
             "not_answering_since": None,  # every update answers the reminders
+            **ages(row.recorded_at, datetime.fromisoformat(row.state["note_at"]) if row.state.get("note_at") else None),
         },
     }
 
@@ -190,6 +198,7 @@ def snapshot_homes(region_id: int | None) -> list[dict]:
                 "confirmed_at": confirmed_at.isoformat() if confirmed_at else None,
                 "confirmed_via": str(confirmed_via) if confirmed_via else None,
                 "not_answering_since": _iso(not_answering),
+                **ages(confirmed_at, note_at),
             }
         )
     return homes

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from tracker.models import CHANNEL_WORDS, Channel, Freshness, freshness
+from tracker.availability import Freshness, countable, counts, freshness
+from tracker.models import CHANNEL_WORDS, Channel
 from tracker.timefmt import LONDON
 
 # Excel opens a CSV as UTF-8 only when it starts with a byte order mark; without it, names like
@@ -24,7 +25,6 @@ BOM = "\ufeff"
 # A cell starting with one of these is run as a formula by Excel, LibreOffice and Sheets (OWASP's
 # "CSV injection"): a home's note could otherwise reach a coordinator's spreadsheet as a live formula.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-FRESHNESS_WORDS = {Freshness.FRESH: "fresh", Freshness.AGEING: "ageing", Freshness.STALE: "unverified"}
 SORTS = ("distance", "beds", "freshness")
 MAX_HISTORY_DAYS = 366
 
@@ -79,7 +79,7 @@ class BoardFilters:
     origin: tuple[float, float] | None = None  # the hospital distances are measured from
     max_km: float | None = None
     only_free: bool = False
-    hide_stale: bool = False
+    hide_unverified: bool = False
     sort: str = "distance"
 
 
@@ -105,21 +105,21 @@ def parse_max_km(raw: str) -> float | None:
 
 
 def board_rows(
-    homes: Iterable[dict], filters: BoardFilters, now: datetime, stale_after: timedelta, expire_after: timedelta
+    homes: Iterable[dict], filters: BoardFilters, now: datetime, ageing_after: timedelta, unverified_after: timedelta
 ) -> list[BoardRow]:
     """The homes the board shows for these filters, in its order (board.js render())."""
     shown = []
     for home in homes:
         confirmed = datetime.fromisoformat(home["confirmed_at"]) if home["confirmed_at"] else None
-        fresh = freshness(confirmed, now, stale_after, expire_after)
-        usable = home["admissions"] == "open" and fresh != Freshness.STALE
+        fresh = freshness(confirmed, now, ageing_after, unverified_after)
+        usable = counts(home["admissions"] == "open", fresh.verified)
         km = _distance_km(home, filters.origin)
-        beds = _beds_free(home, filters.kind, usable)
+        beds = _beds_free(home, filters.kind, fresh)
         if filters.kind and filters.kind not in home["kinds"]:
             continue
         if filters.locality and home["locality"] != filters.locality:
             continue
-        if filters.hide_stale and fresh == Freshness.STALE:
+        if filters.hide_unverified and fresh is Freshness.UNVERIFIED:
             continue
         if filters.only_free and beds == 0:
             continue
@@ -135,10 +135,10 @@ def board_rows(
     return by_distance
 
 
-def _beds_free(home: dict, kind: str, usable: bool) -> int:
-    if not usable:
-        return 0
-    return sum((o["available"] or 0) for code, o in home["kinds"].items() if not kind or code == kind)
+def _beds_free(home: dict, kind: str, fresh: Freshness) -> int:
+    is_open = home["admissions"] == "open"
+    chosen = (o for code, o in home["kinds"].items() if not kind or code == kind)
+    return sum(countable(o["available"], is_open, fresh.verified) or 0 for o in chosen)
 
 
 def _distance_km(home: dict, origin: tuple[float, float] | None) -> float | None:
@@ -171,12 +171,9 @@ def board_table(rows: Sequence[BoardRow], kinds: Sequence[tuple[str, str]]) -> t
             if offer is None:
                 cells += ["", ""]
                 continue
-            if row.freshness == Freshness.STALE or offer["available"] is None:
-                free = ""
-            else:
-                free = offer["available"] if row.usable else 0
-            cells += [free, offer["capacity"]]
-        data = FRESHNESS_WORDS[row.freshness] + (": not counted" if row.freshness == Freshness.STALE else "")
+            free = countable(offer["available"], home["admissions"] == "open", row.freshness.verified)
+            cells += ["" if free is None else free, offer["capacity"]]
+        data = str(row.freshness) + (": not counted" if row.freshness is Freshness.UNVERIFIED else "")
         confirmed = datetime.fromisoformat(home["confirmed_at"]) if home["confirmed_at"] else None
         flagged = datetime.fromisoformat(home["not_answering_since"]) if home["not_answering_since"] else None
         via = CHANNEL_WORDS.get(Channel(home["confirmed_via"])) if home["confirmed_via"] else ""

@@ -32,7 +32,7 @@ def export_board():
     now = utcnow()
     config = current_app.config
     rows = csv_export.board_rows(
-        snapshot_homes(filters.region_id), filters, now, config["STALE_AFTER"], config["EXPIRE_AFTER"]
+        snapshot_homes(filters.region_id), filters, now, config["AGEING_AFTER"], config["UNVERIFIED_AFTER"]
     )
     header, table = csv_export.board_table(rows, _kinds())
     name = f"care-home-beds-{now.astimezone(LONDON):%Y-%m-%d-%H%M}.csv"
@@ -61,7 +61,8 @@ def _board_filters(args) -> BoardFilters:
     return BoardFilters(
         region_id=region_id, kind=kind, locality=locality, origin=origin,
         max_km=csv_export.parse_max_km(args.get("max_km", "")), only_free=args.get("vacancies") == "1",
-        hide_stale=args.get("hide_stale") == "1", sort=sort,
+        # hide_stale: the filter's old name, in links saved before it was renamed
+        hide_unverified="1" in (args.get("hide_unverified"), args.get("hide_stale")), sort=sort,
     )  # fmt: skip
 
 

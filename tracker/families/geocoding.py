@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from tracker import availability
 from tracker.families import places, postcodes
 
 
@@ -69,6 +70,6 @@ def point(lat_raw: str, lon_raw: str) -> Location:
         lat, lon = float(lat_raw), float(lon_raw)
     except ValueError:
         raise NotFound("lat and lon must be numbers, like lat=50.12&lon=-5.54.") from None
-    if not (49.0 <= lat <= 61.5 and -9.0 <= lon <= 2.5):
+    if not availability.in_uk(lat, lon, margin=availability.NEAR_UK_MARGIN):
         raise NotFound("That location is not in the UK: this service covers care homes in England.")
     return Location("your location", lat, lon)

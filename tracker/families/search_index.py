@@ -14,19 +14,20 @@ import copy
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cached_property
 
 import numpy as np
 from flask import current_app
 from sqlalchemy import func, select
 
-from tracker import timefmt
+from tracker import availability, timefmt
+from tracker.availability import Freshness, freshness
 from tracker.db import session
 from tracker.extensions import socketio
 from tracker.families import places
 from tracker.families.geocoding import Location
-from tracker.models import BoardCursor, CareHome, Freshness, Locality, Offer, Region, Update, freshness
+from tracker.models import BoardCursor, CareHome, Locality, Offer, Region, Update
 
 # Kinds of care in a family's words. A kind not listed here is not shown to the public: discharge to
 # assess beds are arranged by the NHS for a patient leaving hospital, not chosen by a family.
@@ -298,9 +299,10 @@ def search(origin: Location, care: str, radius_km: int, now: datetime, index: In
     if not any(area.holds(origin) for area in index.areas):
         return Results(origin, care, radius_km, [], [], [], now, index.seq, regions, covered=False)
     offers = index.offers[care]
-    expire_after = current_app.config["EXPIRE_AFTER"]
-    # Open, confirmed within EXPIRE_AFTER, and a bed of the kind free: only these count as available.
-    available = offers & index.open & (index.confirmed > (now - expire_after).timestamp()) & index.vacancy[care]
+    # availability.counts over the whole index at once (open, and confirmed since it would be verified),
+    # and a bed of the kind free: only these count as available.
+    verified = index.confirmed > availability.verified_since(now).timestamp()
+    available = offers & index.open & verified & index.vacancy[care]
     # Exact distances only inside a box around the radius (a few hundred homes, not 15,000), and for
     # everything only when nothing inside has a vacancy and the nearest further away are wanted.
     distance = np.full(len(index.homes), np.inf)
@@ -313,7 +315,7 @@ def search(origin: Location, care: str, radius_km: int, now: datetime, index: In
     if not vacancies.size:
         distance[available] = _haversine_km(index.lat[available], index.lon[available], origin)
         further = _nearest(distance, available & ~within, FURTHER)
-    context = (now, current_app.config["STALE_AFTER"], expire_after, care)
+    context = (now, care)
     return Results(
         origin,
         care,
@@ -351,13 +353,12 @@ def _nearest(distance: np.ndarray, mask: np.ndarray, count: int) -> np.ndarray:
 # ---- what a family is shown --------------------------------------------------------------------
 
 
-def view(home: PublicHome, now: datetime, stale_after: timedelta, expire_after: timedelta, care: str = "",
-         distance_km: float | None = None) -> dict:  # fmt: skip
+def view(home: PublicHome, now: datetime, care: str = "", distance_km: float | None = None) -> dict:
     """A home as the public page, the API and the live channel show it: the one place public fields are
     chosen. `status` is for the kind of care searched for (any kind when `care` is empty)."""
-    fresh = freshness(home.confirmed_at, now, stale_after, expire_after)
+    fresh = freshness(home.confirmed_at, now)
     free = [(code, beds) for code, beds in home.offers if beds]
-    if fresh == Freshness.STALE:
+    if fresh is Freshness.UNVERIFIED:
         status, words = "unverified", "Not confirmed recently: ring the home to ask"
     elif not home.admissions_open:
         status, words = "closed", "Not taking new residents at the moment"
@@ -379,7 +380,9 @@ def view(home: PublicHome, now: datetime, stale_after: timedelta, expire_after: 
         "confirmed_at": home.confirmed_at.isoformat() if home.confirmed_at else None,
         "age_seconds": int((now - home.confirmed_at).total_seconds()) if home.confirmed_at else None,
         "updated": timefmt.ago(home.confirmed_at, now),
-        "freshness": "unverified" if fresh == Freshness.STALE else str(fresh),
+        "freshness": str(fresh),
+        # When the page must stop showing it as available, with no update to hear of (search.js).
+        "unverified_at": availability.unverified_at(home.confirmed_at).isoformat() if home.confirmed_at else None,
     }
     if distance_km is not None:
         shown["distance_km"] = round(distance_km, 1)

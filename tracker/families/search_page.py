@@ -209,8 +209,5 @@ def publish(row: Update) -> None:
     home = row.home  # already in the session that recorded it: no query
     if not home.listed_publicly or home.latitude is None or home.longitude is None:
         return
-    config = current_app.config
-    shown = search_index.view(
-        search_index.public_home(home), row.recorded_at, config["STALE_AFTER"], config["EXPIRE_AFTER"]
-    )
+    shown = search_index.view(search_index.public_home(home), row.recorded_at)
     socketio.emit("home", shown, namespace=NAMESPACE, to=f"home:{home.id}")

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
+from tracker import availability
 from tracker.db import session
 from tracker.managers import links
 from tracker.models import CHANNEL_WORDS, CareHome, Channel, Update, utcnow
@@ -192,5 +193,6 @@ def _render_form(home: CareHome, token: str, *, values: dict, errors: dict | Non
 
 
 def note_is_old(written_at: datetime | None, now: datetime) -> bool:
-    """A note is current only for as long as numbers are (EXPIRE_AFTER); one of unknown age is old."""
-    return written_at is None or now - written_at >= current_app.config["EXPIRE_AFTER"]
+    """A note is current only for as long as numbers are (until they would be unverified); one of
+    unknown age is old."""
+    return written_at is None or now >= availability.unverified_at(written_at)

@@ -12,6 +12,7 @@ from twilio.twiml import TwiML
 from twilio.twiml.messaging_response import MessagingResponse
 
 from tracker import outbox, plaintext, vacancies
+from tracker.availability import Freshness, freshness
 from tracker.db import session
 from tracker.extensions import csrf
 from tracker.managers import links
@@ -22,9 +23,7 @@ from tracker.models import (
     CareKind,
     Channel,
     Contact,
-    Freshness,
     InboundMessage,
-    freshness,
     utcnow,
 )
 from tracker.phones import BadPhoneNumber, to_e164
@@ -225,8 +224,7 @@ def _answer(word: str, home: CareHome) -> str:
     now = utcnow()
     parts = [Echo(_name(home), least=12), ": ", *_described(vacancies.home_state(home))]
     parts.append(f" Confirmed {ago(home.confirmed_at, now)} by {via}.")
-    config = current_app.config
-    if freshness(home.confirmed_at, now, config["STALE_AFTER"], config["EXPIRE_AFTER"]) == Freshness.STALE:
+    if freshness(home.confirmed_at, now) is Freshness.UNVERIFIED:
         parts.append(" Boards show this as unverified: text SAME if it is still right.")
     return fit(*parts)
 

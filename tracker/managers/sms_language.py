@@ -12,6 +12,8 @@ import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
+from tracker.availability import MAX_BEDS
+
 # Words managers use for the seeded kinds of care, beyond each kind's code and name.
 SYNONYMS = {
     "RES": ("resi", "residential care"),
@@ -27,7 +29,6 @@ NUMBER_WORDS = {"none": 0, "no": 0, "zero": 0, "nil": 0, "one": 1, "two": 2, "th
 COURTESY = {"please", "thanks", "thank", "you", "ta", "cheers", "x"}
 FILLER = {"beds", "bed", "free", "vacant", "vacancy", "vacancies", "available", "and", "now", "today", "currently",
           *COURTESY}  # fmt: skip
-MAX_BEDS = 999
 EXAMPLE = "NUR 2 RES 0"
 
 

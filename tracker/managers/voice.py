@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from sqlalchemy import select
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from tracker import availability
 from tracker.db import session
 from tracker.extensions import csrf
 from tracker.managers.sms import SID, signed_by_twilio, twiml_response
@@ -57,7 +58,7 @@ def call():
                 home, entered, f"Sorry, I did not get a number. {offer.kind.name} beds free: key the number, then hash."
             )
         number = _number(digits)
-        if number is None or number > offer.capacity:
+        if number is None or not availability.capacity_holds(offer.capacity, number):
             return _ask(
                 home,
                 entered,

@@ -28,6 +28,10 @@
     var p = new URLSearchParams(location.search);
     if (!p.has("from") && config.own_hospital_id) p.set("from", String(config.own_hospital_id));
     if (!p.has("region")) p.set("region", config.own_region_id ? String(config.own_region_id) : "all");
+    if (p.has("hide_stale")) {  // the filter's old name, in links saved before it was renamed
+      if (p.get("hide_stale") === "1") p.set("hide_unverified", "1");
+      p.delete("hide_stale");
+    }
     return p;
   }
   function fillForm(p) {
@@ -187,8 +191,6 @@
     kinds = snap.kinds;
     seq = snap.seq;
     clockOffset = Date.parse(snap.server_time) - Date.now();
-    config.stale_after_s = snap.stale_after_s;
-    config.expire_after_s = snap.expire_after_s;
     config.tick_s = snap.tick_s;
     pending.clear();
     early.splice(0).forEach(onUpdate);
@@ -264,11 +266,11 @@
   }
   setInterval(queueRender, 30000);  // ages move on even when nothing changes
 
+  // The server says when each home's data stops being fresh and verified (tracker/availability.py):
+  // the board only compares those times with its clock.
   function freshness(home, now) {
-    if (!home.confirmed_at) return "stale";
-    var age = (now - Date.parse(home.confirmed_at)) / 1000;
-    if (age >= config.expire_after_s) return "stale";
-    if (age >= config.stale_after_s) return "ageing";
+    if (!home.unverified_at || now >= Date.parse(home.unverified_at)) return "unverified";
+    if (now >= Date.parse(home.ageing_at)) return "ageing";
     return "fresh";
   }
   function ageText(home, now) {
@@ -280,10 +282,10 @@
     var d = Math.floor(s / 86400);
     return d + (d === 1 ? " day ago" : " days ago");
   }
-  // A note says how old it is; one older than expire_after (or of unknown age) is marked old, never current.
+  // A note says how old it is; one past its note_old_at (or of unknown age) is marked old, never current.
   function noteEl(h, now) {
     var at = h.note_at ? Date.parse(h.note_at) : NaN;
-    var old = isNaN(at) || (now - at) / 1000 >= config.expire_after_s;
+    var old = isNaN(at) || !h.note_old_at || now >= Date.parse(h.note_old_at);
     var age = isNaN(at) ? "date unknown" : ageText({ confirmed_at: h.note_at }, now);
     var text = old ? "Old note (" + age + "): " : (age === "just now" ? "Note written just now: " : "Note from " + age + ": ");
     return el("span", "note" + (old ? " note-old" : ""), text + h.note);
@@ -379,7 +381,7 @@
     if (seq === null) return;
     var p = readFilters();
     var kind = p.get("kind") || "", locality = p.get("locality") || "";
-    var onlyFree = p.get("vacancies") === "1", hideStale = p.get("hide_stale") === "1";
+    var onlyFree = p.get("vacancies") === "1", hideUnverified = p.get("hide_unverified") === "1";
     var maxKm = parseFloat(p.get("max_km") || ""), sort = p.get("sort") || "distance";
     var opt = form.elements.from.selectedOptions[0];
     var origin = opt && opt.value ? { lat: parseFloat(opt.dataset.lat), lon: parseFloat(opt.dataset.lon) } : null;
@@ -388,11 +390,11 @@
     var shown = [];
     homes.forEach(function (h) {
       var fresh = freshness(h, now);
-      var usable = h.admissions === "open" && fresh !== "stale";
+      var usable = h.admissions === "open" && fresh !== "unverified";  // availability.counts
       var row = { home: h, fresh: fresh, usable: usable, km: distanceKm(h, origin), beds: bedsFree(h, kind, usable) };
       if (kind && !h.kinds[kind]) return;
       if (locality && h.locality !== locality) return;
-      if (hideStale && fresh === "stale") return;
+      if (hideUnverified && fresh === "unverified") return;
       if (onlyFree && row.beds === 0) return;
       if (!isNaN(maxKm) && (row.km === null || row.km > maxKm)) return;
       shown.push(row);
@@ -432,7 +434,7 @@
         beds.appendChild(chip);
         if (r.usable && offer.available && (!kind || kind === k.code)) totals[k.code] = (totals[k.code] || 0) + offer.available;
       });
-      if (r.fresh === "stale") beds.appendChild(el("span", "unverified", "Unverified: not counted"));
+      if (r.fresh === "unverified") beds.appendChild(el("span", "not-counted", "Unverified: not counted"));
       tr.appendChild(beds);
 
       var adm = el("td", "admissions");

@@ -88,9 +88,10 @@
       var iso = el.getAttribute("datetime");
       el.textContent = ago(iso);
       var card = el.closest(".home-card");
-      // A home that stops confirming becomes "not confirmed" without any update to hear of.
-      if (card && /status-(vacancies|full)/.test(card.className) &&
-          (Date.now() - Date.parse(iso)) / 1000 >= data.expire_after) expired = true;
+      // A home that stops confirming becomes "not confirmed" without any update to hear of, at the
+      // time the server gave (tracker/availability.py).
+      if (card && /status-(vacancies|full)/.test(card.className) && card.dataset.unverifiedAt &&
+          Date.now() >= Date.parse(card.dataset.unverifiedAt)) expired = true;
     });
     if (expired && socket) catchUp();
   }
