@@ -251,11 +251,11 @@ def miles(km: float) -> float:
     return km / KM_PER_MILE
 
 
-def public_home(home: CareHome) -> PublicHome:
-    """The public part of a home already loaded (the live channel's, right after its update)."""
-    held = _held([home.id])
+def public_home(home: CareHome, holds: list[dict]) -> PublicHome:
+    """The public part of a home already loaded (the live channel's, right after its update), with
+    its standing holds as its state lists them."""
     offers = tuple(
-        (o.kind_code, _less(o.available, held.get((home.id, o.kind_code), 0)))
+        (o.kind_code, _less(o.available, sum(1 for h in holds if h["kind"] == o.kind_code)))
         for o in home.offers
         if o.kind_code in PUBLIC_KINDS
     )
