@@ -38,7 +38,7 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
     from tracker.admin import cqc_import_page, dashboard, invites, onboarding, reports_page  # noqa: F401
     from tracker.api import fhir, rest  # noqa: F401
     from tracker.chasing import ladder
-    from tracker.coordinators import board, downloads  # noqa: F401
+    from tracker.coordinators import board, downloads, holds  # noqa: F401
     from tracker.families import search_page
     from tracker.managers import form_page, sms, voice
 

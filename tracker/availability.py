@@ -1,21 +1,22 @@
-"""The one rule for a bed you can count on: fresh, ageing or unverified, and open to admissions.
+"""The one rule for a bed you can count on: fresh, ageing or unverified, open to admissions, not held.
 
 Every representation (the board's snapshot and events, the CSV exports, the REST API and its SQL,
 FHIR, the families' search index, the reports over history, the SMS status reply) asks this module;
-tests/test_availability.py draws homes and times and holds them all to it. When holds arrive, they
-change `counts` here and nowhere else. Thresholds default to the app's AGEING_AFTER and
-UNVERIFIED_AFTER; pure callers (reports, tests) pass them.
+tests/test_availability.py draws homes, holds and times and holds them all to it. A hold
+(docs/holds.md) takes one bed of its kind out of the count while it stands (`held`). Thresholds
+default to the app's AGEING_AFTER and UNVERIFIED_AFTER; pure callers (reports, tests) pass them.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, and_, func, select
 
-from tracker.models import CareHome
+from tracker.models import CareHome, Hold, Offer
 
 # The largest number of beds any channel accepts for one kind of care at one home: registered beds
 # (admin form, CQC import) and beds free (a text, a call). The largest care homes in England have a
@@ -103,12 +104,49 @@ def counts(admissions_open: bool, is_verified: bool) -> bool:
     return admissions_open and is_verified
 
 
-def countable(available: int | None, admissions_open: bool, is_verified: bool) -> int | None:
+def held(holds: Iterable[Mapping], kind: str, now: datetime) -> int:
+    """Holds of `kind` standing at `now`, from a home's state ("holds": [{"kind", "until", ...}]).
+
+    A hold counts until its `until` even before the clock ends it, so every representation agrees
+    at any moment, and the reports over history count what stood then."""
+    return sum(1 for h in holds if h["kind"] == kind and datetime.fromisoformat(h["until"]) > now)
+
+
+def countable(available: int | None, admissions_open: bool, is_verified: bool, held: int = 0) -> int | None:
     """Beds of one kind a coordinator can count on: None while not known (unverified, or never
-    reported), 0 while the home is closed to admissions, else the beds free."""
+    reported), 0 while the home is closed to admissions, else the beds free less those held."""
     if not is_verified or available is None:
         return None
-    return available if counts(admissions_open, is_verified) else 0
+    return max(0, available - held) if counts(admissions_open, is_verified) else 0
+
+
+def standing_holds(home_ids: Iterable[int]) -> dict[int, list[dict]]:
+    """Each home's standing holds as `held` reads them ({"kind", "until"}), for callers holding rows, not states."""
+    from tracker.db import session  # the rule itself needs no database; only this reader does
+
+    found: dict[int, list[dict]] = {}
+    ids = list(home_ids)
+    if not ids:
+        return found
+    query = select(Hold.home_id, Hold.kind_code, Hold.until).where(Hold.home_id.in_(ids), Hold.ended_at.is_(None))
+    for home_id, kind, until in session.execute(query):
+        found.setdefault(home_id, []).append({"kind": kind, "until": until.isoformat()})
+    return found
+
+
+def bed_free_clause(now: datetime) -> ColumnElement[bool]:
+    """`countable` > 0 for a query over offer, less holds: more beds free than holds standing at `now`."""
+    standing = (
+        select(func.count(Hold.id))
+        .where(
+            Hold.home_id == Offer.home_id,
+            Hold.kind_code == Offer.kind_code,
+            Hold.ended_at.is_(None),
+            Hold.until > now,
+        )
+        .scalar_subquery()
+    )
+    return Offer.available > standing
 
 
 def countable_clause(now: datetime, unverified_after: timedelta | None = None) -> ColumnElement[bool]:

@@ -249,6 +249,15 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
     if remind_every < timedelta(minutes=5):
         raise ConfigError(f"REMIND_EVERY={environ['REMIND_EVERY']!r}: remind no more often than every 5m")
 
+    hold_default = parse_duration("HOLD_DEFAULT", environ.get("HOLD_DEFAULT", "4h"))
+    hold_max = parse_duration("HOLD_MAX", environ.get("HOLD_MAX", "24h"))
+    if not timedelta(minutes=15) <= hold_max <= timedelta(hours=24):
+        raise ConfigError(f"HOLD_MAX={environ['HOLD_MAX']!r}: a hold may last from 15m up to 24h")
+    if not timedelta(minutes=15) <= hold_default <= hold_max:
+        raise ConfigError(
+            f"HOLD_DEFAULT={environ['HOLD_DEFAULT']!r}: from 15m up to HOLD_MAX ({environ.get('HOLD_MAX', '24h')})"
+        )
+
     queue = environ.get("SOCKETIO_MESSAGE_QUEUE", "").strip()
     if queue and not queue.startswith(("redis://", "rediss://")):
         raise ConfigError(f"SOCKETIO_MESSAGE_QUEUE={queue!r}: expected a redis:// or rediss:// URL")
@@ -317,6 +326,10 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
         # UNVERIFIED_AFTER it is "unverified": never counted as available (tracker/availability.py).
         "AGEING_AFTER": ageing_after,
         "UNVERIFIED_AFTER": unverified_after,
+        # How long a bed is held for a hospital when the coordinator does not say, and the longest
+        # a hold may last (docs/holds.md): a held bed is not free, so a forgotten hold must end.
+        "HOLD_DEFAULT": hold_default,
+        "HOLD_MAX": hold_max,
         # How far behind a reconnecting board may be and still be sent the updates it missed one by
         # one; further behind, a fresh snapshot is cheaper for both ends.
         "REPLAY_LIMIT": _int("REPLAY_LIMIT", environ.get("REPLAY_LIMIT", "1000"), low=1, high=100_000),

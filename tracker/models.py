@@ -74,6 +74,7 @@ class Channel(enum.StrEnum):
     ADMIN = "admin"
     IMPORT = "import"
     DEMO = "demo"
+    CLOCK = "clock"  # the scheduled jobs: a hold reaching its time (docs/holds.md)
 
 
 CHANNEL_WORDS = {
@@ -84,6 +85,7 @@ CHANNEL_WORDS = {
     Channel.ADMIN: "administrator",
     Channel.IMPORT: "import",
     Channel.DEMO: "demo data",
+    Channel.CLOCK: "clock",
 }
 
 
@@ -230,8 +232,40 @@ class Update(Base):
     # A hash of the home and the change the key recorded (vacancies._fingerprint): a repeat of the key
     # that asks for something else is refused, never answered with this row.
     idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # The hold this update placed or ended (bed_hold.id): a coordinator's or the clock's act on the
+    # home's beds, not the home confirming its numbers (compliance and freshness leave it out).
+    hold_id: Mapped[int | None] = mapped_column(Integer)
 
     home: Mapped[CareHome] = relationship()
+
+
+class HoldEnd(enum.StrEnum):
+    ADMITTED = "admitted"
+    RELEASED = "released"
+    EXPIRED = "expired"
+
+
+class Hold(Base):
+    """One bed of one kind at one home, held for one hospital until `until` (docs/holds.md).
+
+    Standing while `ended_at` is None. Placed and ended only through vacancies.record_update, under
+    the home's row lock, so two holds can never take the same last bed.
+    """
+
+    __tablename__ = "bed_hold"
+    __table_args__ = (Index("ix_bed_hold_standing", "ended_at", "until"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    home_id: Mapped[int] = mapped_column(ForeignKey("care_home.id", ondelete="CASCADE"), index=True)
+    kind_code: Mapped[str] = mapped_column(ForeignKey("care_kind.code"))
+    hospital_id: Mapped[int] = mapped_column(ForeignKey("hospital.id"))
+    # Who placed it, by reference (like vacancy_update.user_id): no name is copied here.
+    held_by_user_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    until: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    ended_how: Mapped[HoldEnd | None] = mapped_column(_enum(HoldEnd, 10))
+
+    hospital: Mapped[Hospital] = relationship(lazy="joined")
 
 
 class BoardCursor(Base):

@@ -19,13 +19,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from tracker.admin import privacy
 from tracker.chasing import ladder
 from tracker.coordinators import board
 from tracker.db import session
-from tracker.models import JobRun, utcnow
+from tracker.models import Channel, Hold, JobRun, utcnow
+from tracker.vacancies import Change, UpdateRejected, record_update
 
 log = logging.getLogger(__name__)
 DAILY = 24 * 3600
@@ -37,7 +38,36 @@ def jobs(app: Flask) -> list[tuple[Callable[[], None], int]]:
         (board.tick, app.config["BOARD_TICK_SECONDS"]),
         (chase, app.config["CHASE_EVERY_SECONDS"]),
         (prune, DAILY),
+        (expire_holds, HOLD_EXPIRY_SECONDS),
     ]
+
+
+# A hold past its time still counts as held until this pass ends it (availability.held stops
+# counting it at once; the families' index waits for the pass): at most a minute.
+HOLD_EXPIRY_SECONDS = 60
+
+
+def expire_holds(now: datetime | None = None) -> int:
+    """End every hold past its `until`, each through the write path; returns how many this pass ended.
+
+    The write path re-checks under the home's row lock that the hold still stands and its time has
+    passed, so a second clock, or a release at the same moment, ends it at most once."""
+    now = now or utcnow()
+    due = session.execute(
+        select(Hold.id, Hold.home_id).where(Hold.ended_at.is_(None), Hold.until <= now).order_by(Hold.until)
+    ).all()
+    session.rollback()  # no read transaction held open across the writes below
+    ended = 0
+    for hold_id, home_id in due:
+        try:
+            record_update(home_id, Change(expire_hold=hold_id), channel=Channel.CLOCK, actor="clock", now=now)
+            ended += 1
+        except UpdateRejected:
+            pass  # already ended by someone else: exactly once is the point
+    session.remove()
+    if due:
+        log.info("hold expiry pass: %d of %d hold(s) ended", ended, len(due))
+    return ended
 
 
 def chase() -> None:

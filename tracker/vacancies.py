@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from blinker import Namespace
@@ -20,9 +20,9 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from tracker import availability, plaintext
+from tracker import audit, availability, plaintext
 from tracker.db import session
-from tracker.models import BoardCursor, CareHome, CareKind, Channel, Region, Update, utcnow
+from tracker.models import BoardCursor, CareHome, CareKind, Channel, Hold, HoldEnd, Hospital, Region, Update, utcnow
 from tracker.observability import UPDATES_RECORDED
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,15 @@ class KeyReused(UpdateRejected):
 
 
 @dataclass(frozen=True)
+class HoldRequest:
+    """Hold one bed of `kind` for a hospital until `until` (None: HOLD_DEFAULT from now)."""
+
+    kind: str
+    hospital_id: int
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Change:
     """What a channel asks for. Values arrive raw (form strings, parsed SMS); validation happens here.
 
@@ -70,6 +79,16 @@ class Change:
     reopens_on: Any = None  # a date or "YYYY-MM-DD"; only kept while closed
     note: str | None = None  # None leaves the note as is; "" clears it
     confirm: bool = False
+    # A hold operation (docs/holds.md), alone in its Change: it acts on the home's beds for a
+    # hospital, and does not confirm the home's numbers.
+    hold: HoldRequest | None = None
+    release_hold: int | None = None
+    admit_hold: int | None = None  # the person arrived: ends the hold and lowers its kind's beds by one
+    expire_hold: int | None = None  # the clock: only once the hold's `until` has passed
+
+    @property
+    def holds_something(self) -> bool:
+        return any(x is not None for x in (self.hold, self.release_hold, self.admit_hold, self.expire_hold))
 
 
 def record_update(
@@ -107,19 +126,22 @@ def record_update(
         ).one_or_none()
         if home is None:
             raise UpdateRejected({"home": "That care home is not in the tracker."})
-        counts, admissions_open, reason, reopens_on, note = _validate(home, change, now)
-
         before = home_state(home)
-        for code, value in counts.items():
-            home.offer(code).available = value
-        home.admissions_open = admissions_open
-        home.closed_reason = reason
-        home.reopens_on = reopens_on
-        if note != home.note:
-            home.note_at = now if note else None
-        home.note = note
-        home.confirmed_at, home.confirmed_by, home.confirmed_via = now, actor, channel
-        recording.send(home, now=now)
+        if change.holds_something:
+            hold_id = _apply_hold(home, change, actor=actor, user_id=user_id, now=now)
+        else:
+            hold_id = None
+            counts, admissions_open, reason, reopens_on, note = _validate(home, change, now)
+            for code, value in counts.items():
+                home.offer(code).available = value
+            home.admissions_open = admissions_open
+            home.closed_reason = reason
+            home.reopens_on = reopens_on
+            if note != home.note:
+                home.note_at = now if note else None
+            home.note = note
+            home.confirmed_at, home.confirmed_by, home.confirmed_via = now, actor, channel
+            recording.send(home, now=now)
         state = home_state(home)
 
         region_id = home.locality.region_id
@@ -146,10 +168,11 @@ def record_update(
             contact_id=contact_id,
             user_id=user_id,
             token_id=token_id,
-            changed=state != before,
+            changed=_numbers(state) != _numbers(before),
             state=state,
             idempotency_key=idempotency_key,
             idempotency_fingerprint=fingerprint,
+            hold_id=hold_id,
         )
         session.add(row)
         session.commit()
@@ -173,7 +196,16 @@ def record_update(
 
 
 def home_state(home: CareHome) -> dict:
-    """The part of a home that updates change. Stored in each history row and sent to boards as is."""
+    """The part of a home that updates change. Stored in each history row and sent to boards as is.
+
+    `confirmed_at`/`confirmed_via` are when and how the home last confirmed its numbers: a hold's
+    history row is not a confirmation, so boards and reports read the confirmation from here."""
+    standing = session.execute(
+        select(Hold.id, Hold.kind_code, Hospital.name, Hold.until)
+        .join(Hospital, Hold.hospital_id == Hospital.id)
+        .where(Hold.home_id == home.id, Hold.ended_at.is_(None))
+        .order_by(Hold.until, Hold.id)
+    ).all()
     return {
         "admissions": "open" if home.admissions_open else "closed",
         "closed_reason": home.closed_reason,
@@ -181,7 +213,105 @@ def home_state(home: CareHome) -> dict:
         "note": home.note,
         "note_at": home.note_at.isoformat() if home.note_at else None,
         "kinds": {o.kind_code: {"capacity": o.capacity, "available": o.available} for o in home.offers},
+        "holds": [hold_json(*h) for h in standing],
+        "confirmed_at": home.confirmed_at.isoformat() if home.confirmed_at else None,
+        "confirmed_via": str(home.confirmed_via) if home.confirmed_via else None,
     }
+
+
+def hold_json(hold_id: int, kind: str, hospital: str, until: datetime) -> dict:
+    """A standing hold as home states carry it (history rows, board events, snapshots)."""
+    return {"id": hold_id, "kind": kind, "hospital": hospital, "until": until.isoformat()}
+
+
+def _numbers(state: dict) -> dict:
+    """What a "no change" leaves as it was: the state less when it was confirmed."""
+    return {k: v for k, v in state.items() if k not in ("confirmed_at", "confirmed_via")}
+
+
+HOLD_ACTIONS = {"hold": "hold.place", "release_hold": "hold.release", "admit_hold": "hold.admit",
+                "expire_hold": "hold.expire"}  # fmt: skip
+
+
+def _apply_hold(home: CareHome, change: Change, *, actor: str, user_id: int | None, now: datetime) -> int:
+    """Place or end one hold on the locked home, with its audit row. Returns the hold's id."""
+    asked = [name for name in HOLD_ACTIONS if getattr(change, name) is not None]
+    plain = Change(hold=change.hold, release_hold=change.release_hold, admit_hold=change.admit_hold,
+                   expire_hold=change.expire_hold)  # fmt: skip
+    if len(asked) != 1 or change != plain:
+        raise UpdateRejected({"hold": "A hold is placed or ended on its own, one at a time, with nothing else."})
+    if change.hold is not None:
+        hold = _place(home, change.hold, user_id, now)
+        summary = f"held one {hold.kind_code} bed for hospital {hold.hospital_id} until {hold.until.isoformat()}"
+    else:
+        hold = _standing(home, getattr(change, asked[0]))
+        how = {"release_hold": HoldEnd.RELEASED, "admit_hold": HoldEnd.ADMITTED, "expire_hold": HoldEnd.EXPIRED}
+        if how[asked[0]] is HoldEnd.EXPIRED and hold.until > now:
+            raise UpdateRejected({"hold": f"That hold stands until {hold.until.isoformat()}: it has not expired."})
+        if how[asked[0]] is HoldEnd.ADMITTED:
+            offer = home.offer(hold.kind_code)
+            # The person arrived and took the held bed: one fewer free (never below 0, if the home
+            # already counted them).
+            if offer is not None and offer.available:
+                offer.available -= 1
+        hold.ended_at, hold.ended_how = now, how[asked[0]]
+        summary = f"{how[asked[0]]}: hold {hold.id} of one {hold.kind_code} bed for hospital {hold.hospital_id}"
+    audit.record(HOLD_ACTIONS[asked[0]], hold, summary=summary, actor=actor)
+    return hold.id
+
+
+def _place(home: CareHome, request: HoldRequest, user_id: int | None, now: datetime) -> Hold:
+    """A new hold, if one bed of its kind is countable now (seen under the home's row lock)."""
+    offer = home.offer(request.kind)
+    hospital = session.get(Hospital, request.hospital_id) if isinstance(request.hospital_id, int) else None
+    longest = current_app.config["HOLD_MAX"]
+    until = request.until or now + current_app.config["HOLD_DEFAULT"]
+    if offer is None:
+        problem = f"{home.name} does not offer {_kind_name(request.kind)}, so no bed of it can be held."
+    elif hospital is None:
+        problem = "Choose the hospital the bed is held for."
+    elif not home.admissions_open:
+        problem = f"{home.name} is closed to admissions, so no bed can be held there."
+    elif not isinstance(until, datetime) or until.tzinfo is None or until <= now:
+        problem = "A hold must last until a time still to come."
+    elif until > now + longest:
+        problem = f"A hold may last at most {_hours(longest)}."
+    else:
+        fresh = availability.verified(home.confirmed_at, now)
+        holds = home_state(home)["holds"]
+        free = availability.countable(offer.available, True, fresh, availability.held(holds, request.kind, now))
+        if free is None:
+            problem = f"{home.name}'s numbers are not verified: phone the home before holding a bed."
+        elif free < 1:
+            problem = f"{home.name} has no {offer.kind.name.lower()} bed left to hold."
+        else:
+            problem = None
+    if problem:
+        raise UpdateRejected({"hold": problem})
+    hold = Hold(home_id=home.id, kind_code=offer.kind_code, hospital_id=hospital.id, held_by_user_id=user_id,
+                created_at=now, until=until)  # fmt: skip
+    session.add(hold)
+    session.flush()
+    return hold
+
+
+def _standing(home: CareHome, hold_id: object) -> Hold:
+    """The standing hold `hold_id` at this home, re-read under the home's row lock."""
+    hold = None
+    if isinstance(hold_id, int) and not isinstance(hold_id, bool):
+        hold = session.scalars(
+            select(Hold).where(Hold.id == hold_id).execution_options(populate_existing=True)
+        ).one_or_none()
+    if hold is None or hold.home_id != home.id:
+        raise UpdateRejected({"hold": "There is no such hold at this home."})
+    if hold.ended_at is not None:
+        raise UpdateRejected({"hold": f"That hold has already ended ({hold.ended_how})."})
+    return hold
+
+
+def _hours(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours:g} hours" if hours != 1 else "1 hour"
 
 
 def _already_recorded(key: str, home_id: int, fingerprint: str) -> Update | None:
@@ -205,6 +335,7 @@ def _fingerprint(home_id: int, change: Change) -> str:
         "closed_reason": change.closed_reason,
         "reopens_on": None if change.reopens_on is None else str(change.reopens_on),
         "note": change.note,
+        "hold": [str(getattr(change, name)) for name in HOLD_ACTIONS],
     }
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 

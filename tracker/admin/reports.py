@@ -18,7 +18,7 @@ from itertools import groupby
 
 from sqlalchemy import select
 
-from tracker.availability import countable, unverified_at, verified, verified_since
+from tracker.availability import countable, held, unverified_at, verified, verified_since
 from tracker.db import session
 from tracker.models import CareHome, Locality, Update
 from tracker.timefmt import LONDON
@@ -65,9 +65,14 @@ def beds_by_kind(moments: Sequence[datetime], unverified_after: timedelta) -> li
             if latest < 0:
                 continue
             at, state = updates[latest]
-            is_open, is_verified = state.get("admissions") == "open", verified(at, moment, unverified_after)
+            # A hold's row is not a confirmation: the state says when the home last confirmed.
+            confirmed = state.get("confirmed_at", at.isoformat())
+            confirmed = datetime.fromisoformat(confirmed) if confirmed else None
+            is_open, is_verified = state.get("admissions") == "open", verified(confirmed, moment, unverified_after)
+            holds = state.get("holds", [])
             for code, offer in state.get("kinds", {}).items():
-                totals[index][code] += countable(offer.get("available"), is_open, is_verified) or 0
+                free = countable(offer.get("available"), is_open, is_verified, held(holds, code, moment))
+                totals[index][code] += free or 0
     return totals
 
 

@@ -14,7 +14,7 @@ from flask import Response, json, request, url_for
 from sqlalchemy import select
 
 from tracker.api.rest import Problem, bp, caller, kinds_of_care, query_args
-from tracker.availability import Freshness, countable, freshness
+from tracker.availability import Freshness, countable, freshness, held, standing_holds
 from tracker.db import session
 from tracker.models import CareHome, Locality, utcnow
 from tracker.timefmt import local_time
@@ -70,13 +70,14 @@ def services(home: CareHome, kinds: dict[str, str], now: datetime, only: str | N
     board counts them; closed to admissions sends 0 available and says why in `notAvailable`.
     """
     fresh = freshness(home.confirmed_at, now)
+    holds = standing_holds([home.id]).get(home.id, [])
     result = []
     for offer in home.offers:
         if only is not None and offer.kind_code != only:
             continue
         name = kinds.get(offer.kind_code, offer.kind_code)
         parts = [{"url": "capacity", "valueUnsignedInt": offer.capacity}]
-        available = countable(offer.available, home.admissions_open, fresh.verified)
+        available = countable(offer.available, home.admissions_open, fresh.verified, held(holds, offer.kind_code, now))
         verified = available is not None
         if verified:
             parts.append({"url": "available", "valueUnsignedInt": available})

@@ -150,7 +150,7 @@ def homes():
         statement = statement.where(verified)
     if args.get("with_vacancies"):
         # As the board counts: open, verified, and a bed free (of `kind` when given).
-        free = select(Offer.home_id).where(offered, Offer.available > 0).exists()
+        free = select(Offer.home_id).where(offered, availability.bed_free_clause(now)).exists()
         statement = statement.where(availability.countable_clause(now), free)
     total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
     rows = [_home_json(h, now, kinds) for h in session.scalars(statement.limit(limit).offset(offset))]
@@ -302,6 +302,7 @@ def kinds_of_care() -> dict[str, str]:
 def _home_json(home: CareHome, now: datetime, kinds: dict[str, str]) -> dict:
     fresh = availability.freshness(home.confirmed_at, now)
     since = ladder.not_answering_since(home)
+    holds = availability.standing_holds([home.id]).get(home.id, [])
     return {
         "id": home.id,
         "name": home.name,
@@ -323,6 +324,11 @@ def _home_json(home: CareHome, now: datetime, kinds: dict[str, str]) -> dict:
                 "name": kinds.get(o.kind_code, o.kind_code),
                 "capacity": o.capacity,
                 "available": o.available,
+                # Beds a coordinator can count on: verified, open, less the beds held (availability.py).
+                "held": availability.held(holds, o.kind_code, now),
+                "countable": availability.countable(
+                    o.available, home.admissions_open, fresh.verified, availability.held(holds, o.kind_code, now)
+                ),
             }
             for o in home.offers
         ],  # fmt: skip

@@ -41,7 +41,8 @@ def by_locality(at: datetime, homes: dict[str, int] | None = None) -> dict[str, 
             select(Locality.name, func.count(func.distinct(Update.home_id)))
             .join(CareHome, Update.home_id == CareHome.id)
             .join(CareHome.locality)
-            .where(Update.recorded_at > fresh_since(at), Update.recorded_at <= at)
+            # A hold placed or ended is not the home confirming its numbers.
+            .where(Update.recorded_at > fresh_since(at), Update.recorded_at <= at, Update.hold_id.is_(None))
             .group_by(Locality.name)
         ).all()
     )

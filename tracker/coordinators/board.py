@@ -27,6 +27,7 @@ from tracker.models import (
     BoardCursor,
     CareHome,
     CareKind,
+    Hold,
     Hospital,
     Locality,
     Offer,
@@ -35,6 +36,7 @@ from tracker.models import (
     utcnow,
 )
 from tracker.observability import BOARDS_CONNECTED, SNAPSHOT_SECONDS
+from tracker.vacancies import hold_json
 
 bp = Blueprint("board", __name__)
 
@@ -91,19 +93,23 @@ def ages(confirmed_at: datetime | None, note_at: datetime | None) -> dict:
 
 
 def update_event(row: Update, *, regional: bool) -> dict:
-    return {
+    # Rows from before states carried the confirmation were all confirmations themselves; a hold's
+    # row is not one, and carries when the home last confirmed.
+    confirmed_at = row.state.get("confirmed_at", row.recorded_at.isoformat())
+    confirmed = datetime.fromisoformat(confirmed_at) if confirmed_at else None
+    home = {
+        "id": row.home_id,
         "seq": row.seq,
-        "prev": row.region_prev_seq if regional else row.seq - 1,
-        "home": {
-            "id": row.home_id,
-            "seq": row.seq,
-            **row.state,
-            "confirmed_at": row.recorded_at.isoformat(),
-            "confirmed_via": str(row.channel),
-            "not_answering_since": None,  # every update answers the reminders
-            **ages(row.recorded_at, datetime.fromisoformat(row.state["note_at"]) if row.state.get("note_at") else None),
-        },
+        "holds": [],
+        **row.state,
+        "confirmed_at": confirmed_at,
+        "confirmed_via": row.state.get("confirmed_via", str(row.channel)),
+        **ages(confirmed, datetime.fromisoformat(row.state["note_at"]) if row.state.get("note_at") else None),
     }
+    if row.hold_id is None:
+        # Every confirmation answers the reminders; a hold does not, and leaves a board's flag as it is.
+        home["not_answering_since"] = None
+    return {"seq": row.seq, "prev": row.region_prev_seq if regional else row.seq - 1, "home": home}
 
 
 def snapshot(region_id: int | None) -> tuple[int, Encoded]:
@@ -174,6 +180,17 @@ def snapshot_homes(region_id: int | None) -> list[dict]:
     kinds_of: dict[int, dict] = {}
     for home_id, code, capacity, available in connection.execute(offers):
         kinds_of.setdefault(home_id, {})[code] = {"capacity": capacity, "available": available}
+    holds_of: dict[int, list] = {}
+    standing = (
+        select(Hold.home_id, Hold.id, Hold.kind_code, Hospital.name, Hold.until)
+        .join(Hospital, Hold.hospital_id == Hospital.id)
+        .where(Hold.ended_at.is_(None))
+        .order_by(Hold.until, Hold.id)
+    )
+    if region_id is not None:
+        standing = standing.where(Hold.home_id.in_(in_region.where(Locality.region_id == region_id)))
+    for home_id, *hold in connection.execute(standing):
+        holds_of.setdefault(home_id, []).append(hold_json(*hold))
     homes = []
     for (home_id, last_seq, name, locality, address, postcode, phone, lat, lon, admissions_open, closed_reason,
          reopens_on, note, note_at, confirmed_at, confirmed_via,
@@ -195,6 +212,7 @@ def snapshot_homes(region_id: int | None) -> list[dict]:
                 "note": note,
                 "note_at": note_at.isoformat() if note_at else None,
                 "kinds": kinds_of.get(home_id, {}),
+                "holds": holds_of.get(home_id, []),
                 "confirmed_at": confirmed_at.isoformat() if confirmed_at else None,
                 "confirmed_via": str(confirmed_via) if confirmed_via else None,
                 "not_answering_since": _iso(not_answering),

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from tracker.availability import Freshness, countable, counts, freshness
+from tracker.availability import Freshness, countable, counts, freshness, held
 from tracker.models import CHANNEL_WORDS, Channel
 from tracker.timefmt import LONDON
 
@@ -90,6 +90,7 @@ class BoardRow:
     usable: bool  # open and not unverified: its beds count
     km: float | None
     beds: int
+    free: dict[str, int | None]  # kind -> beds it counts (availability.countable, holds taken out)
 
 
 def parse_max_km(raw: str) -> float | None:
@@ -114,7 +115,8 @@ def board_rows(
         fresh = freshness(confirmed, now, ageing_after, unverified_after)
         usable = counts(home["admissions"] == "open", fresh.verified)
         km = _distance_km(home, filters.origin)
-        beds = _beds_free(home, filters.kind, fresh)
+        free = _countable(home, fresh, now)
+        beds = sum(n or 0 for code, n in free.items() if not filters.kind or code == filters.kind)
         if filters.kind and filters.kind not in home["kinds"]:
             continue
         if filters.locality and home["locality"] != filters.locality:
@@ -125,7 +127,7 @@ def board_rows(
             continue
         if filters.max_km is not None and (km is None or km > filters.max_km):
             continue
-        shown.append(BoardRow(home, fresh, usable, km, beds))
+        shown.append(BoardRow(home, fresh, usable, km, beds, free))
     # Python's sort is stable, as the browser's is: ties keep the snapshot's order (by name).
     by_distance = sorted(shown, key=lambda r: (r.km is None, r.km or 0, r.home["name"].casefold()))
     if filters.sort == "beds":
@@ -135,10 +137,12 @@ def board_rows(
     return by_distance
 
 
-def _beds_free(home: dict, kind: str, fresh: Freshness) -> int:
-    is_open = home["admissions"] == "open"
-    chosen = (o for code, o in home["kinds"].items() if not kind or code == kind)
-    return sum(countable(o["available"], is_open, fresh.verified) or 0 for o in chosen)
+def _countable(home: dict, fresh: Freshness, now: datetime) -> dict[str, int | None]:
+    is_open, holds = home["admissions"] == "open", home.get("holds", [])
+    return {
+        code: countable(o["available"], is_open, fresh.verified, held(holds, code, now))
+        for code, o in home["kinds"].items()
+    }
 
 
 def _distance_km(home: dict, origin: tuple[float, float] | None) -> float | None:
@@ -171,7 +175,7 @@ def board_table(rows: Sequence[BoardRow], kinds: Sequence[tuple[str, str]]) -> t
             if offer is None:
                 cells += ["", ""]
                 continue
-            free = countable(offer["available"], home["admissions"] == "open", row.freshness.verified)
+            free = row.free[code]
             cells += ["" if free is None else free, offer["capacity"]]
         data = str(row.freshness) + (": not counted" if row.freshness is Freshness.UNVERIFIED else "")
         confirmed = datetime.fromisoformat(home["confirmed_at"]) if home["confirmed_at"] else None

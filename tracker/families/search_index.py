@@ -27,7 +27,7 @@ from tracker.db import session
 from tracker.extensions import socketio
 from tracker.families import places
 from tracker.families.geocoding import Location
-from tracker.models import BoardCursor, CareHome, Locality, Offer, Region, Update
+from tracker.models import BoardCursor, CareHome, Hold, Locality, Offer, Region, Update
 
 # Kinds of care in a family's words. A kind not listed here is not shown to the public: discharge to
 # assess beds are arranged by the NHS for a patient leaving hospital, not chosen by a family.
@@ -216,9 +216,10 @@ def _public_homes(ids: list[int] | None = None) -> list[PublicHome]:
     if ids is not None:
         query, offers = query.where(CareHome.id.in_(ids)), offers.where(Offer.home_id.in_(ids))
     connection = session.connection()
+    held = _held(ids)
     offered: dict[int, list[tuple[str, int | None]]] = {}
     for home_id, code, available in connection.execute(offers.order_by(Offer.position)):
-        offered.setdefault(home_id, []).append((code, available))
+        offered.setdefault(home_id, []).append((code, _less(available, held.get((home_id, code), 0))))
     return [
         PublicHome(home_id, name, places.nearest_town(lat, lon), address, postcode, phone, lat, lon, bool(open_),
                    confirmed_at, tuple(offered.get(home_id, ())), bool(public_counts))
@@ -250,13 +251,34 @@ def miles(km: float) -> float:
     return km / KM_PER_MILE
 
 
-def public_home(home: CareHome) -> PublicHome:
-    """The public part of a home already loaded (the live channel's, right after its update)."""
+def public_home(home: CareHome, holds: list[dict]) -> PublicHome:
+    """The public part of a home already loaded (the live channel's, right after its update), with
+    its standing holds as its state lists them."""
+    offers = tuple(
+        (o.kind_code, _less(o.available, sum(1 for h in holds if h["kind"] == o.kind_code)))
+        for o in home.offers
+        if o.kind_code in PUBLIC_KINDS
+    )
     return PublicHome(
         home.id, home.name, places.nearest_town(home.latitude, home.longitude), home.address, home.postcode,
-        home.phone, home.latitude, home.longitude, home.admissions_open, home.confirmed_at,
-        tuple((o.kind_code, o.available) for o in home.offers if o.kind_code in PUBLIC_KINDS), home.public_counts,
+        home.phone, home.latitude, home.longitude, home.admissions_open, home.confirmed_at, offers,
+        home.public_counts,
     )  # fmt: skip
+
+
+def _held(ids: list[int] | None) -> dict[tuple[int, str], int]:
+    """Standing holds by (home, kind). A held bed is not free to families (availability.held), and
+    which hospital holds it is never public. A hold past its `until` counts here until the clock ends
+    it (within a minute, through the write path, which patches the index): not free a moment longer,
+    never free too early."""
+    query = select(Hold.home_id, Hold.kind_code, func.count()).where(Hold.ended_at.is_(None))
+    if ids is not None:
+        query = query.where(Hold.home_id.in_(ids))
+    return {(h, k): n for h, k, n in session.execute(query.group_by(Hold.home_id, Hold.kind_code))}
+
+
+def _less(available: int | None, held: int) -> int | None:
+    return None if available is None else max(0, available - held)
 
 
 # ---- searching ---------------------------------------------------------------------------------

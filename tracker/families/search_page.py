@@ -209,5 +209,6 @@ def publish(row: Update) -> None:
     home = row.home  # already in the session that recorded it: no query
     if not home.listed_publicly or home.latitude is None or home.longitude is None:
         return
-    shown = search_index.view(search_index.public_home(home), row.recorded_at)
+    holds = row.state.get("holds", [])  # from the row, not a query: no transaction is opened here
+    shown = search_index.view(search_index.public_home(home, holds), row.recorded_at)
     socketio.emit("home", shown, namespace=NAMESPACE, to=f"home:{home.id}")
