@@ -491,3 +491,42 @@ def test_an_open_board_says_signed_out_when_its_user_signs_out_on_another_browse
     expect(wall.locator("#live-banner a", has_text="Sign in again")).to_be_visible()
     wall.reload()
     assert "/login" in wall.url
+
+
+def test_a_held_bed_is_counted_out_and_shown_held_on_every_board_until_released(server, browser):
+    wall = signed_in_board(browser, server.base)  # one coordinator's board
+    desk = signed_in_board(browser, server.base)  # another browser (its own cookies) places the hold
+    row = wall.locator("tr[data-home-id]", has_text="Polwithen Nursing Home")
+    home = home_id(server, "Polwithen Nursing Home")
+    manager = browser.new_page()  # the home's manager records 2 nursing beds free
+    manager.goto(server.base + server.link)
+    manager.fill("#kind-NUR", "2")
+    manager.fill("#kind-RES", "1")
+    manager.click("#save")
+    expect(manager.locator("h1")).to_have_text("Recorded")
+    expect(row.locator("[data-kind=NUR]")).to_have_text("NUR 2/30")
+    posted = desk.evaluate(
+        """async (home) => {
+             const token = document.querySelector("input[name=csrf_token]").value;
+             const body = new URLSearchParams({home_id: home, kind: "NUR", csrf_token: token});
+             const r = await fetch("/board/holds", {method: "POST", body, headers: {"X-CSRFToken": token}});
+             return [r.status, await r.json()];
+           }""",
+        home,
+    )
+    assert posted[0] == 201, posted
+    expect(row.locator("[data-kind=NUR]")).to_have_text("NUR 1/30")  # live, on the other board
+    expect(row.locator(".held")).to_have_text(re.compile(r"^1 NUR held for West Cornwall Hospital until \d\d:\d\d$"))
+    expect(wall.locator("#totals")).to_contain_text("Nursing 1")
+
+    released = desk.evaluate(
+        """async (id) => {
+             const token = document.querySelector("input[name=csrf_token]").value;
+             const r = await fetch(`/board/holds/${id}/release`, {method: "POST", headers: {"X-CSRFToken": token}});
+             return r.status;
+           }""",
+        posted[1]["hold"]["id"],
+    )
+    assert released == 200
+    expect(row.locator("[data-kind=NUR]")).to_have_text("NUR 2/30")
+    expect(row.locator(".held")).to_have_count(0)

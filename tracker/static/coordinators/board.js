@@ -331,14 +331,32 @@
       Math.cos(origin.lat * r) * Math.cos(home.lat * r) * Math.sin(dLon / 2) * Math.sin(dLon / 2);
     return 6371 * 2 * Math.atan2(Math.sqrt(a), Math.sqrt(1 - a));
   }
-  // Beds a coordinator can count on: open, verified, and of the kind asked for.
-  function bedsFree(home, kind, usable) {
+  // Beds a coordinator can count on: open, verified, of the kind asked for, less those held
+  // (availability.countable; a hold counts until its `until`, as availability.held does).
+  function heldNow(home, code, now) {
+    return (home.holds || []).filter(function (x) { return x.kind === code && Date.parse(x.until) > now; });
+  }
+  function countableBeds(home, code, now) {
+    return Math.max(0, (home.kinds[code].available || 0) - heldNow(home, code, now).length);
+  }
+  function bedsFree(home, kind, usable, now) {
     if (!usable) return 0;
     var total = 0;
     Object.keys(home.kinds).forEach(function (code) {
-      if (!kind || code === kind) total += home.kinds[code].available || 0;
+      if (!kind || code === kind) total += countableBeds(home, code, now);
     });
     return total;
+  }
+
+  // "1 NUR held for Royal Cornwall until 16:00": one line per kind, hospital and time.
+  function heldLines(home, now) {
+    var lines = {};
+    (home.holds || []).forEach(function (x) {
+      if (Date.parse(x.until) <= now) return;
+      var key = x.kind + " held for " + x.hospital + " until " + clockTime(Date.parse(x.until));
+      lines[key] = (lines[key] || 0) + 1;
+    });
+    return Object.keys(lines).map(function (key) { return lines[key] + " " + key; });
   }
 
   function el(tag, cls, text) {
@@ -391,7 +409,7 @@
     homes.forEach(function (h) {
       var fresh = freshness(h, now);
       var usable = h.admissions === "open" && fresh !== "unverified";  // availability.counts
-      var row = { home: h, fresh: fresh, usable: usable, km: distanceKm(h, origin), beds: bedsFree(h, kind, usable) };
+      var row = { home: h, fresh: fresh, usable: usable, km: distanceKm(h, origin), beds: bedsFree(h, kind, usable, now) };
       if (kind && !h.kinds[kind]) return;
       if (locality && h.locality !== locality) return;
       if (hideUnverified && fresh === "unverified") return;
@@ -425,15 +443,17 @@
       kinds.forEach(function (k) {
         var offer = h.kinds[k.code];
         if (!offer) return;
-        var chip = el("span", "chip" + (kind === k.code ? " chosen" : "") + (offer.available > 0 && r.usable ? " has-beds" : ""));
+        var free = offer.available == null ? null : countableBeds(h, k.code, now);
+        var chip = el("span", "chip" + (kind === k.code ? " chosen" : "") + (free > 0 && r.usable ? " has-beds" : ""));
         chip.dataset.kind = k.code;
         chip.title = k.name;
         chip.appendChild(el("abbr", null, k.code));
-        chip.appendChild(document.createTextNode(" " + (offer.available == null ? "?" : offer.available)));
+        chip.appendChild(document.createTextNode(" " + (free == null ? "?" : free)));
         chip.appendChild(el("span", "cap", "/" + offer.capacity));
         beds.appendChild(chip);
-        if (r.usable && offer.available && (!kind || kind === k.code)) totals[k.code] = (totals[k.code] || 0) + offer.available;
+        if (r.usable && free && (!kind || kind === k.code)) totals[k.code] = (totals[k.code] || 0) + free;
       });
+      heldLines(h, now).forEach(function (line) { beds.appendChild(el("span", "held", line)); });
       if (r.fresh === "unverified") beds.appendChild(el("span", "not-counted", "Unverified: not counted"));
       tr.appendChild(beds);
 
