@@ -19,16 +19,16 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from playwright.sync_api import expect, sync_playwright
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tracker import auth, create_app
 from tracker.auth import hash_password
 from tracker.chasing import ladder
 from tracker.db import session
 from tracker.managers import links
-from tracker.models import CareHome, Channel, Hospital, Locality, Offer, Region, Role, User
+from tracker.models import CareHome, Channel, Hold, Hospital, Locality, Offer, Region, Role, User
 from tracker.timefmt import LONDON
-from tracker.vacancies import Change, record_update
+from tracker.vacancies import Change, HoldRequest, record_update
 
 from .conftest import PASSWORD, SECRET
 from .servers import free_port, wait_until_healthy
@@ -530,3 +530,77 @@ def test_a_held_bed_is_counted_out_and_shown_held_on_every_board_until_released(
     assert released == 200
     expect(row.locator("[data-kind=NUR]")).to_have_text("NUR 2/30")
     expect(row.locator(".held")).to_have_count(0)
+
+
+def test_a_coordinator_holds_a_bed_with_the_board_s_button_and_ends_it_by_admission_or_release(server, browser):
+    wall = signed_in_board(browser, server.base)  # a board on the ward's wall
+    desk = signed_in_board(browser, server.base)  # the coordinator's own board, in another browser
+    home = home_id(server, "Polwithen Nursing Home")
+    with server.app.app_context():
+        record_update(home, Change(counts={"NUR": 2, "RES": 1}), channel=Channel.SMS, actor="t")
+        session.remove()
+    wall.reload()
+    desk.reload()
+    seen, used = (b.locator("tr[data-home-id]", has_text="Polwithen Nursing Home") for b in (wall, desk))
+    expect(seen.locator("[data-kind=NUR]")).to_have_text("NUR 2/30")
+
+    hold = used.get_by_role("button", name="Hold one nursing bed at Polwithen Nursing Home")
+    box = hold.bounding_box()
+    assert box["width"] >= 24 and box["height"] >= 24
+    hold.click()
+    expect(used.locator(".hold-confirm")).to_contain_text("Hold 1 NUR bed for 4 h?")
+    used.get_by_role("button", name="Cancel").click()  # asking again is not holding
+    expect(used.locator(".hold-confirm")).to_have_count(0)
+    expect(hold).to_be_focused()
+    hold.click()
+    used.get_by_role("button", name="Yes, hold one nursing bed at Polwithen Nursing Home").click()
+
+    # Live on the other board: counted out, and said.
+    expect(seen.locator("[data-kind=NUR]")).to_have_text("NUR 1/30")
+    expect(seen.locator(".held")).to_have_text(re.compile(r"^1 NUR held for West Cornwall Hospital until \d\d:\d\d$"))
+    expect(wall.locator("#totals")).to_contain_text("Nursing 1")
+    expect(used.locator(".hold-confirm")).to_have_count(0)
+
+    # The person arrived: the hold ends and the home has one nursing bed fewer.
+    used.get_by_role("button", name=re.compile(r"^Admitted: the nursing bed held at Polwithen Nursing Home")).click()
+    expect(seen.locator(".held")).to_have_count(0)
+    expect(seen.locator("[data-kind=NUR]")).to_have_text("NUR 1/30")
+    with server.app.app_context():
+        assert session.get(Offer, (home, "NUR")).available == 1
+        session.remove()
+
+    # Another hold takes the last bed; released, the bed is free again.
+    used.get_by_role("button", name="Hold one nursing bed at Polwithen Nursing Home").click()
+    used.get_by_role("button", name="Yes, hold one nursing bed at Polwithen Nursing Home").click()
+    expect(seen.locator("[data-kind=NUR]")).to_have_text("NUR 0/30")
+    expect(seen.get_by_role("button", name="Hold one nursing bed at Polwithen Nursing Home")).to_have_count(0)
+    seen.get_by_role("button", name=re.compile(r"^Release the nursing bed held at Polwithen Nursing Home")).click()
+    expect(used.locator("[data-kind=NUR]")).to_have_text("NUR 1/30")
+    expect(used.locator(".held")).to_have_count(0)
+
+
+def test_a_hold_the_server_refuses_says_why_in_the_home_s_row(server, browser):
+    board = signed_in_board(browser, server.base)
+    home = home_id(server, "Polwithen Nursing Home")
+    with server.app.app_context():
+        record_update(home, Change(counts={"NUR": 1, "RES": 1}), channel=Channel.SMS, actor="t")
+        session.remove()
+    board.reload()
+    row = board.locator("tr[data-home-id]", has_text="Polwithen Nursing Home")
+    row.get_by_role("button", name="Hold one nursing bed at Polwithen Nursing Home").click()
+    # Meanwhile another board held the last nursing bed: written here, where no board hears of it, so
+    # this one still offers it (as when two coordinators press Yes at the same moment).
+    with server.app.app_context():
+        hospital = session.scalar(select(Hospital.id))
+        record_update(home, Change(hold=HoldRequest("NUR", hospital)), channel=Channel.WEB, actor="t")
+        session.remove()
+    expect(row.locator("[data-kind=NUR]")).to_have_text("NUR 1/30")
+    row.get_by_role("button", name="Yes, hold one nursing bed at Polwithen Nursing Home").click()
+    refusal = row.locator(".hold-error")
+    expect(refusal).to_have_text("Polwithen Nursing Home has no nursing bed left to hold.")
+    expect(board.locator("#hold-status")).to_have_text(
+        "Polwithen Nursing Home: Polwithen Nursing Home has no nursing bed left to hold."
+    )
+    with server.app.app_context():
+        assert session.scalar(select(func.count()).select_from(Hold).where(Hold.ended_at.is_(None))) == 1
+        session.remove()

@@ -201,7 +201,7 @@ def home_state(home: CareHome) -> dict:
     `confirmed_at`/`confirmed_via` are when and how the home last confirmed its numbers: a hold's
     history row is not a confirmation, so boards and reports read the confirmation from here."""
     standing = session.execute(
-        select(Hold.id, Hold.kind_code, Hospital.name, Hold.until)
+        select(Hold.id, Hold.kind_code, Hospital.name, Hold.until, Hold.hospital_id)
         .join(Hospital, Hold.hospital_id == Hospital.id)
         .where(Hold.home_id == home.id, Hold.ended_at.is_(None))
         .order_by(Hold.until, Hold.id)
@@ -219,9 +219,9 @@ def home_state(home: CareHome) -> dict:
     }
 
 
-def hold_json(hold_id: int, kind: str, hospital: str, until: datetime) -> dict:
+def hold_json(hold_id: int, kind: str, hospital: str, until: datetime, hospital_id: int) -> dict:
     """A standing hold as home states carry it (history rows, board events, snapshots)."""
-    return {"id": hold_id, "kind": kind, "hospital": hospital, "until": until.isoformat()}
+    return {"id": hold_id, "kind": kind, "hospital": hospital, "until": until.isoformat(), "hospital_id": hospital_id}
 
 
 def _numbers(state: dict) -> dict:

@@ -32,6 +32,7 @@ from tracker.models import (
     Locality,
     Offer,
     Region,
+    Role,
     Update,
     utcnow,
 )
@@ -67,9 +68,22 @@ def page():
             "own_hospital_id": own.id if own else None,
             "own_region_id": own.region_id if own else None,
             "channel_words": {str(channel): words for channel, words in CHANNEL_WORDS.items()},
+            "holds": hold_config(own),
             **board_config(),
         },
     )
+
+
+def hold_config(own: Hospital | None) -> dict:
+    """What the board's hold buttons need (docs/holds.md): who may hold for which hospital, and for how long."""
+    return {
+        "admin": current_user.role is Role.ADMIN,
+        # The board holds for the viewer's own hospital (an admin's too, when they have one); it
+        # does not yet ask an admin without a hospital which one to hold for.
+        "may_place": own is not None,
+        "hospital": own.name if own else None,
+        "default_minutes": int(current_app.config["HOLD_DEFAULT"].total_seconds() // 60),
+    }
 
 
 def board_config() -> dict:
@@ -182,7 +196,7 @@ def snapshot_homes(region_id: int | None) -> list[dict]:
         kinds_of.setdefault(home_id, {})[code] = {"capacity": capacity, "available": available}
     holds_of: dict[int, list] = {}
     standing = (
-        select(Hold.home_id, Hold.id, Hold.kind_code, Hospital.name, Hold.until)
+        select(Hold.home_id, Hold.id, Hold.kind_code, Hospital.name, Hold.until, Hold.hospital_id)
         .join(Hospital, Hold.hospital_id == Hospital.id)
         .where(Hold.ended_at.is_(None))
         .order_by(Hold.until, Hold.id)

@@ -348,16 +348,21 @@
     return total;
   }
 
-  // "1 NUR held for Royal Cornwall until 16:00": one line per kind, hospital and time.
+  // "1 NUR held for Royal Cornwall until 16:00": one line per kind, hospital and time, for the holds
+  // the viewer cannot end (each of theirs has its own line, with its buttons: heldRow).
   function heldLines(home, now) {
     var lines = {};
-    (home.holds || []).forEach(function (x) {
-      if (Date.parse(x.until) <= now) return;
-      var key = x.kind + " held for " + x.hospital + " until " + clockTime(Date.parse(x.until));
+    standingHolds(home, now).forEach(function (x) {
+      if (mayEnd(x)) return;
+      var key = heldText(x);
       lines[key] = (lines[key] || 0) + 1;
     });
     return Object.keys(lines).map(function (key) { return lines[key] + " " + key; });
   }
+  function standingHolds(home, now) {
+    return (home.holds || []).filter(function (x) { return Date.parse(x.until) > now; });
+  }
+  function heldText(x) { return x.kind + " held for " + x.hospital + " until " + clockTime(Date.parse(x.until)); }
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -395,8 +400,100 @@
     if (again) again.focus();
   });
 
+  // ---- holding a bed from the board, and ending a hold (docs/holds.md) ---------------------
+  // The buttons only ask the server: what changed arrives as an ordinary update and is drawn from it.
+  var holdConfig = config.holds || {};
+  var holdStatusEl = document.getElementById("hold-status");
+  var asking = null;            // "home:kind" whose Hold is asking for confirmation
+  var inFlight = new Set();     // keys of the buttons whose request has not been answered yet
+  var holdErrors = new Map();   // home id -> the server's refusal, shown in that home's row
+  function kindName(code) {
+    var k = kinds.filter(function (x) { return x.code === code; })[0];
+    return k ? k.name.toLowerCase() : code;
+  }
+  function duration(minutes) {
+    if (minutes % 60 === 0) return minutes / 60 + " h";
+    return (minutes > 60 ? Math.floor(minutes / 60) + " h " : "") + (minutes % 60) + " min";
+  }
+  function mayEnd(hold) { return holdConfig.admin || (hold.hospital_id != null && hold.hospital_id === config.own_hospital_id); }
+  // aria-disabled rather than disabled while in flight: the button keeps the keyboard's focus.
+  function holdButton(text, act, key, home, label) {
+    var b = el("button", "hold-button", text);
+    b.type = "button";
+    b.dataset.holdAct = act; b.dataset.key = key; b.dataset.home = home.id;
+    if (label) b.setAttribute("aria-label", label);
+    if (inFlight.has(key)) b.setAttribute("aria-disabled", "true");
+    return b;
+  }
+  function holdControls(home, code) {  // beside a chip with countable beds
+    var key = home.id + ":" + code, bed = kindName(code) + " bed at " + home.name;
+    if (asking !== key) return holdButton("Hold", "ask", key, home, "Hold one " + bed);
+    var box = el("span", "hold-confirm");
+    box.appendChild(el("span", null, "Hold 1 " + code + " bed for " + duration(holdConfig.default_minutes) + "?"));
+    box.appendChild(holdButton("Yes", "place", key, home, "Yes, hold one " + bed));
+    box.appendChild(holdButton("Cancel", "cancel", key, home));
+    return box;
+  }
+  function heldRow(home, hold) {  // one of the viewer's holds, with the two ways it ends
+    var row = el("span", "held-row"), key = "hold:" + hold.id;
+    var what = kindName(hold.kind) + " bed held at " + home.name + " until " + clockTime(Date.parse(hold.until));
+    row.appendChild(el("span", "held", "1 " + heldText(hold)));
+    row.appendChild(holdButton("Admitted", "admit", key, home, "Admitted: the " + what));
+    row.appendChild(holdButton("Release", "release", key, home, "Release the " + what));
+    return row;
+  }
+  function holdCell(beds, home, now) {  // the beds cell's held lines, buttons and refusal
+    standingHolds(home, now).filter(mayEnd).forEach(function (x) { beds.appendChild(heldRow(home, x)); });
+    heldLines(home, now).forEach(function (line) { beds.appendChild(el("span", "held", line)); });
+    if (holdErrors.has(home.id)) beds.appendChild(el("span", "hold-error", holdErrors.get(home.id)));
+  }
+  rowsEl.addEventListener("click", function (e) {
+    var b = e.target.closest("[data-hold-act]");
+    if (!b || b.getAttribute("aria-disabled") === "true") return;
+    var act = b.dataset.holdAct, key = b.dataset.key, home = Number(b.dataset.home);
+    if (act === "ask") { asking = key; holdErrors.delete(home); render(); focusHold("place", key); }
+    else if (act === "cancel") { asking = null; render(); focusHold("ask", key); }
+    else if (act === "place") placeHold(key, home);
+    else send(key, home, "/board/holds/" + key.split(":")[1] + "/" + act, {});
+  });
+  function focusHold(act, key) {
+    var b = rowsEl.querySelector('[data-hold-act="' + act + '"][data-key="' + key + '"]');
+    if (b) b.focus();
+    return !!b;
+  }
+  function placeHold(key, home) {
+    var fields = { home_id: home, kind: key.split(":")[1] };
+    if (holdConfig.admin) fields.hospital_id = config.own_hospital_id;  // an admin names the hospital
+    send(key, home, "/board/holds", fields, function () { if (asking === key) asking = null; });
+  }
+  function send(key, home, url, fields, done) {
+    var token = document.querySelector("input[name=csrf_token]");
+    inFlight.add(key); holdErrors.delete(home); holdStatusEl.textContent = "";
+    render();
+    fetch(url, {
+      method: "POST", credentials: "same-origin", body: new URLSearchParams(fields),
+      headers: { "X-CSRFToken": token ? token.value : "" }
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (body) {
+        if (r.ok) { if (done) done(); return; }
+        refuse(home, body.error || "That was not done (error " + r.status + "): try again.");
+      });
+    }, function () {
+      refuse(home, "No answer from the server: check the board before trying again.");
+    }).then(function () { inFlight.delete(key); render(); });
+  }
+  function refuse(home, message) {
+    holdErrors.set(home, message);
+    var h = homes.get(home);
+    // Read out (it is shown in the row too), naming the home when the message does not.
+    holdStatusEl.textContent = (h && message.indexOf(h.name) < 0 ? h.name + ": " : "") + message;
+  }
+
   function render() {
     if (seq === null) return;
+    // The rows are drawn afresh: the hold button that had the focus gets it back.
+    var focused = document.activeElement && document.activeElement.dataset && document.activeElement.dataset.holdAct
+      ? document.activeElement : null;
     var p = readFilters();
     var kind = p.get("kind") || "", locality = p.get("locality") || "";
     var onlyFree = p.get("vacancies") === "1", hideUnverified = p.get("hide_unverified") === "1";
@@ -451,9 +548,10 @@
         chip.appendChild(document.createTextNode(" " + (free == null ? "?" : free)));
         chip.appendChild(el("span", "cap", "/" + offer.capacity));
         beds.appendChild(chip);
+        if (holdConfig.may_place && r.usable && free > 0) beds.appendChild(holdControls(h, k.code));
         if (r.usable && free && (!kind || kind === k.code)) totals[k.code] = (totals[k.code] || 0) + free;
       });
-      heldLines(h, now).forEach(function (line) { beds.appendChild(el("span", "held", line)); });
+      holdCell(beds, h, now);
       if (r.fresh === "unverified") beds.appendChild(el("span", "not-counted", "Unverified: not counted"));
       tr.appendChild(beds);
 
@@ -477,6 +575,7 @@
       td.colSpan = 5; empty.appendChild(td); body.appendChild(empty);
     }
     rowsEl.replaceChildren(body);
+    if (focused && !focusHold(focused.dataset.holdAct, focused.dataset.key)) focusHold("ask", focused.dataset.key);
 
     var parts = kinds.filter(function (k) { return totals[k.code]; }).map(function (k) { return k.name + " " + totals[k.code]; });
     totalsEl.textContent = (live ? "" : "As of " + clockTime((lostAt || lastHeard) + clockOffset) + ": ") + shown.length + (shown.length === 1 ? " home" : " homes") + " shown. Beds free (open, verified): " + (parts.length ? parts.join(" · ") : "none");
