@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -179,6 +181,30 @@ def test_a_holds_board_event_keeps_the_homes_confirmation_and_reminder_flag(app,
     event = board.update_event(row, regional=False)["home"]
     assert event["confirmed_at"] == T0.isoformat() and "not_answering_since" not in event
     assert [h["hospital"] for h in event["holds"]] == ["Royal Cornwall"]
+
+
+def test_a_hold_names_its_hospital_by_id_too_in_events_and_snapshots(app, home, hospital):
+    """The board matches the viewer's hospital by id to offer Admitted and Release."""
+    from tracker.coordinators import board
+
+    row = hold(home.id, hospital.id, now=T0 + timedelta(hours=3))
+    (in_event,) = board.update_event(row, regional=False)["home"]["holds"]
+    (in_snapshot,) = board.snapshot_homes(None)[0]["holds"]
+    assert in_event == in_snapshot
+    assert (in_event["hospital_id"], in_event["hospital"]) == (hospital.id, "Royal Cornwall")
+
+
+def test_the_board_page_tells_the_hold_buttons_whose_beds_they_hold_and_for_how_long(app, signed_in, coordinator):
+    app.config["HOLD_DEFAULT"] = timedelta(hours=2, minutes=30)
+    page = signed_in.get("/board").get_data(as_text=True)
+    data = json.loads(re.search(r'<script id="board-data" type="application/json">(.*?)</script>', page).group(1))
+    assert data["holds"] == {
+        "admin": False,
+        "may_place": True,
+        "hospital": "West Cornwall Hospital",
+        "default_minutes": 150,
+    }
+    assert data["own_hospital_id"] == coordinator.hospital_id
 
 
 # ---- from the board -------------------------------------------------------------------------
