@@ -598,9 +598,7 @@ def test_a_hold_the_server_refuses_says_why_in_the_home_s_row(server, browser):
     row.get_by_role("button", name="Yes, hold one nursing bed at Polwithen Nursing Home").click()
     refusal = row.locator(".hold-error")
     expect(refusal).to_have_text("Polwithen Nursing Home has no nursing bed left to hold.")
-    expect(board.locator("#hold-status")).to_have_text(
-        "Polwithen Nursing Home: Polwithen Nursing Home has no nursing bed left to hold."
-    )
+    expect(board.locator("#hold-status")).to_have_text("Polwithen Nursing Home has no nursing bed left to hold.")
     with server.app.app_context():
         assert session.scalar(select(func.count()).select_from(Hold).where(Hold.ended_at.is_(None))) == 1
         session.remove()
