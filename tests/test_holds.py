@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from tests.test_concurrency import run_concurrently
 from tracker import scheduler
-from tracker.managers import links
 from tracker.availability import countable, held
 from tracker.db import session
+from tracker.managers import links
 from tracker.models import AuditEvent, CareHome, Channel, Hold, HoldEnd, Hospital, Update
 from tracker.vacancies import Change, HoldRequest, UpdateRejected, record_update
 
@@ -271,8 +271,12 @@ def test_the_form_refuses_to_release_an_ended_hold_or_another_homes(app, client,
     mine = hold(home.id, hospital.id).hold_id
     record_update(home.id, Change(release_hold=mine), channel=Channel.WEB, actor="t", now=T0)
     before = session.scalar(select(func.count()).select_from(Update))
-    for hold_id, message in ((mine, "That hold has already ended (released)."),
-                             (theirs, "There is no such hold at this home."), (99999, "There is no such hold at this home.")):  # fmt: skip
+    elsewhere = "There is no such hold at this home."
+    for hold_id, message in (
+        (mine, "That hold has already ended (released)."),
+        (theirs, elsewhere),
+        (99999, elsewhere),
+    ):
         refused = client.post(f"{form_path(home)}/holds/{hold_id}/release")
         assert refused.status_code == 409
         assert message in refused.get_data(as_text=True)

@@ -7,8 +7,8 @@ import uuid
 from datetime import date, datetime
 
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
-from sqlalchemy import select
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
 
 from tracker import availability
 from tracker.db import session
