@@ -286,6 +286,10 @@ def test_the_form_refuses_to_release_an_ended_hold_or_another_homes(app, client,
 
 def test_releasing_from_the_form_needs_the_csrf_token_and_a_good_link(app, client, home, hospital):
     hold_id = hold(home.id, hospital.id).hold_id
-    assert FlaskClient(app).post(f"{form_path(home)}/holds/{hold_id}/release").status_code == 400
+    expired = FlaskClient(app).post(f"{form_path(home)}/holds/{hold_id}/release")
+    assert expired.status_code == 400
+    page = expired.get_data(as_text=True)
+    assert "the hold was not released. Press Release again." in page
+    assert 'value="1" data-max="10"' in page  # the recorded numbers, not empty boxes
     assert client.post(f"/h/not-a-link/holds/{hold_id}/release").status_code == 404
     assert session.get(Hold, hold_id).ended_at is None

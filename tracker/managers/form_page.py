@@ -112,6 +112,9 @@ def expired_form(error: CSRFError):
     if request.blueprint != "homes" or not token:
         return render_template("error.html", message="This page had expired. Go back, reload it and try again."), 400
     home = _home_or_explain(token)
+    if request.endpoint == "homes.release_hold":  # its form carries no numbers to keep
+        message = "This page had expired, so the hold was not released. Press Release again."
+        return _render_form(home, token, values=_recorded_values(home), errors={"holds": message}), 400
     message = "This page had expired, so nothing was saved. Check the numbers below and press Save again."
     return _render_form(home, token, values=_typed_values(home), errors={"form": message}), 400
 
