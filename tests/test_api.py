@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from tracker.auth import create_token
 from tracker.db import session
-from tracker.models import ApiToken, Channel, Role, Update, utcnow
+from tracker.models import ApiToken, Channel, Hold, Role, Update, utcnow
 from tracker.vacancies import Change, record_update
 
 PROBLEM = "application/problem+json"
@@ -332,3 +332,104 @@ def test_inventing_tokens_buys_no_extra_requests(frozen_clock, limited):
     client = limited.test_client()
     answers = [client.get("/api/v1/homes", headers=bearer(f"trk_made-up-{i}")).status_code for i in range(4)]
     assert answers == [401, 401, 401, 429]
+
+
+# ---- holds -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hospital():
+    from tracker.models import Hospital
+
+    found = Hospital(name="Royal Cornwall Hospital", site="Truro", latitude=50.27, longitude=-5.09)
+    session.add(found)
+    session.commit()
+    return found.id
+
+
+def test_a_hospitals_system_holds_a_bed_lists_it_and_releases_it(client, homes, hub, hospital):
+    west, east = homes
+    record(west, NUR=1, RES=0)
+    placed = client.post(f"/api/v1/homes/{west.id}/holds", json={"kind": "NUR", "hours": 2, "hospital_id": hospital},
+                         headers=hub)  # fmt: skip
+    assert placed.status_code == 201, placed.json
+    assert (placed.json["kind"], placed.json["hospital"], placed.json["ended_at"]) == ("NUR", "Royal Cornwall Hospital",
+                                                                                      None)  # fmt: skip
+    hold_id = placed.json["id"]
+    row = session.get(Update, placed.json["seq"])
+    assert (row.channel, row.actor, row.hold_id) == (Channel.API, "API token 'Treliske hub system'", hold_id)
+    listed = client.get(f"/api/v1/holds?home={west.id}", headers=hub).json["holds"]
+    assert [h["id"] for h in listed] == [hold_id]
+    assert client.get(f"/api/v1/holds?home={east.id}", headers=hub).json["holds"] == []
+    nur = next(k for k in client.get(f"/api/v1/homes/{west.id}", headers=hub).json["kinds"] if k["code"] == "NUR")
+    assert (nur["held"], nur["countable"]) == (1, 0)
+    # The last bed is held: a second hold is refused with the write path's words.
+    again = client.post(f"/api/v1/homes/{west.id}/holds", json={"kind": "NUR", "hospital_id": hospital}, headers=hub)
+    assert again.status_code == 409 and again.mimetype == PROBLEM
+    assert again.json["detail"] == "Chy Lowen has no nursing bed left to hold."
+    released = client.post(f"/api/v1/holds/{hold_id}/release", headers=hub)
+    assert (released.status_code, released.json["ended_how"]) == (200, "released")
+    assert client.get("/api/v1/holds", headers=hub).json["holds"] == []
+    twice = client.post(f"/api/v1/holds/{hold_id}/release", headers=hub)
+    assert (twice.status_code, twice.json["detail"]) == (409, "That hold has already ended (released).")
+
+
+def test_admitting_through_the_api_ends_the_hold_and_counts_one_fewer_bed(client, homes, hub, hospital):
+    west, _ = homes
+    record(west, NUR=2, RES=0)
+    hold_id = client.post(f"/api/v1/homes/{west.id}/holds", json={"kind": "NUR", "hospital_id": hospital},
+                          headers=hub).json["id"]  # fmt: skip
+    admitted = client.post(f"/api/v1/holds/{hold_id}/admit", headers=hub)
+    assert (admitted.status_code, admitted.json["ended_how"]) == (200, "admitted")
+    assert session.get(Update, admitted.json["seq"]).state["kinds"]["NUR"]["available"] == 1
+
+
+def test_a_homes_token_sees_and_releases_only_its_own_holds_and_cannot_hold_or_admit(client, homes, hub, hospital):
+    west, east = homes
+    record(west, NUR=1, RES=0)
+    record(east, RES=1)
+    west_hold = client.post(f"/api/v1/homes/{west.id}/holds", json={"kind": "NUR", "hospital_id": hospital},
+                            headers=hub).json["id"]  # fmt: skip
+    east_hold = client.post(f"/api/v1/homes/{east.id}/holds", json={"kind": "RES", "hospital_id": hospital},
+                            headers=hub).json["id"]  # fmt: skip
+    mine = bearer(create_token("Trevose House system", Role.COORDINATOR, home_id=east.id))
+    assert [h["id"] for h in client.get("/api/v1/holds", headers=mine).json["holds"]] == [east_hold]
+    assert client.post(f"/api/v1/holds/{west_hold}/release", headers=mine).status_code == 404
+    assert client.post(f"/api/v1/holds/{east_hold}/admit", headers=mine).status_code == 403
+    refused = client.post(f"/api/v1/homes/{east.id}/holds", json={"kind": "RES", "hospital_id": hospital}, headers=mine)
+    assert refused.status_code == 403 and refused.mimetype == PROBLEM
+    assert client.post(f"/api/v1/holds/{east_hold}/release", headers=mine).status_code == 200
+    assert session.get(Hold, west_hold).ended_at is None
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "detail"),
+    [
+        ({"kind": "NUR"}, 400, "hospital_id: the id of the hospital"),
+        ({"kind": "NUR", "hospital_id": "1"}, 400, "hospital_id: the id of the hospital"),
+        ({"kind": 3, "hospital_id": 1}, 400, "kind: the kind of care"),
+        ({"kind": "NUR", "hospital_id": 1, "hours": 0}, 400, "hours: a whole number from 1 to 24"),
+        ({"kind": "NUR", "hospital_id": 1, "hours": True}, 400, "hours: a whole number from 1 to 24"),
+        ({"kind": "NUR", "hospital_id": 1, "who": "x"}, 400, "Unknown field(s): who."),
+        ({"kind": "DNUR", "hospital_id": 1}, 409, "does not offer"),
+        ({"kind": "NUR", "hospital_id": 999}, 409, "Choose the hospital the bed is held for."),
+    ],
+)
+def test_a_bad_hold_request_is_refused_and_holds_nothing(client, homes, hub, hospital, body, status, detail):
+    west, _ = homes
+    record(west, NUR=1, RES=0)
+    body = {**body, "hospital_id": hospital} if body.get("hospital_id") == 1 else body
+    refused = client.post(f"/api/v1/homes/{west.id}/holds", json=body, headers=hub)
+    assert (refused.status_code, refused.mimetype) == (status, PROBLEM)
+    assert detail in refused.json["detail"]
+    assert session.scalars(select(Hold)).all() == []
+
+
+def test_an_unknown_hold_is_404(client, homes, hub):
+    for verb in ("release", "admit"):
+        missing = client.post(f"/api/v1/holds/424242/{verb}", headers=hub)
+        assert (missing.status_code, missing.mimetype, missing.json["detail"]) == (
+            404,
+            PROBLEM,
+            "There is no hold 424242.",
+        )

@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.test_concurrency import run_concurrently
 from tracker import scheduler
 from tracker.availability import countable, held
 from tracker.db import session
+from tracker.managers import links
 from tracker.models import AuditEvent, CareHome, Channel, Hold, HoldEnd, Hospital, Update
 from tracker.vacancies import Change, HoldRequest, UpdateRejected, record_update
 
@@ -264,3 +265,57 @@ def test_the_board_admits_and_every_board_hears_the_hold_and_its_end(app, signed
         e["args"][0] for e in board_client(auth={"since": first}).get_received("/board") if e["name"] == "update"
     ]
     assert [u["home"]["holds"] for u in replayed] == [u["home"]["holds"] for u in updates]
+
+
+# ---- from the home's form --------------------------------------------------------------------
+
+
+def form_path(home) -> str:
+    return "/h/" + links.link_token(home)
+
+
+def test_the_homes_form_lists_its_holds_and_releases_one(app, client, home, hospital):
+    hold_id = hold(home.id, hospital.id, until=datetime(2031, 5, 6, 15, 0, tzinfo=UTC)).hold_id
+    page = client.get(form_path(home)).get_data(as_text=True)
+    assert "1 nursing bed held for Royal Cornwall until 16:00 on Tuesday 6 May 2031" in page
+    assert f'action="{form_path(home)}/holds/{hold_id}/release"' in page
+    released = client.post(f"{form_path(home)}/holds/{hold_id}/release")
+    assert released.status_code == 303
+    assert released.location == f"{form_path(home)}?released={hold_id}"
+    after = client.get(released.location).get_data(as_text=True)
+    assert "The hold was released" in after and "held for Royal Cornwall" not in after
+    stored = session.get(Hold, hold_id)
+    assert stored.ended_how is HoldEnd.RELEASED
+    row = session.scalars(select(Update).where(Update.hold_id == hold_id).order_by(Update.seq.desc())).first()
+    assert (row.channel, row.actor, row.state["holds"]) == (Channel.WEB, "manager (web form)", [])
+
+
+def test_the_form_refuses_to_release_an_ended_hold_or_another_homes(app, client, home, hospital, make_home):
+    other = make_home(name="Penrose Court", offers={"NUR": 3})
+    record_update(other.id, Change(counts={"NUR": 1}), channel=Channel.WEB, actor="t", now=T0)
+    theirs = hold(other.id, hospital.id).hold_id
+    mine = hold(home.id, hospital.id).hold_id
+    record_update(home.id, Change(release_hold=mine), channel=Channel.WEB, actor="t", now=T0)
+    before = session.scalar(select(func.count()).select_from(Update))
+    elsewhere = "There is no such hold at this home."
+    for hold_id, message in (
+        (mine, "That hold has already ended (released)."),
+        (theirs, elsewhere),
+        (99999, elsewhere),
+    ):
+        refused = client.post(f"{form_path(home)}/holds/{hold_id}/release")
+        assert refused.status_code == 409
+        assert message in refused.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(Update)) == before
+    assert session.get(Hold, theirs).ended_at is None
+
+
+def test_releasing_from_the_form_needs_the_csrf_token_and_a_good_link(app, client, home, hospital):
+    hold_id = hold(home.id, hospital.id).hold_id
+    expired = FlaskClient(app).post(f"{form_path(home)}/holds/{hold_id}/release")
+    assert expired.status_code == 400
+    page = expired.get_data(as_text=True)
+    assert "the hold was not released. Press Release again." in page
+    assert 'value="1" data-max="10"' in page  # the recorded numbers, not empty boxes
+    assert client.post(f"/h/not-a-link/holds/{hold_id}/release").status_code == 404
+    assert session.get(Hold, hold_id).ended_at is None

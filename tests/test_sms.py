@@ -340,3 +340,29 @@ def test_a_message_not_understood_gets_an_example_in_the_homes_own_kinds(client,
     reply = text(client, "we have some beds")
     assert "Send the beds free, like: DRES 2 LD 0. Text HELP for more." in reply
     assert "like: DRES 2 LD 0." in text(client, "HELP")
+
+
+def test_status_says_which_beds_are_held_for_hospitals_and_until_when(client, home):
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+
+    from tracker.models import Channel, Hospital
+    from tracker.vacancies import Change, HoldRequest, record_update
+
+    at = datetime(2031, 5, 6, 12, 0, tzinfo=UTC)  # 13:00 in London
+    hospital = Hospital(name="Royal Cornwall Hospital", site="Truro", latitude=50.27, longitude=-5.09)
+    session.add(hospital)
+    session.commit()
+    record_update(home.id, Change(counts={"NUR": 2, "RES": 1}), channel=Channel.SMS, actor="t", now=at)
+    for kind, hours in (("NUR", 3), ("RES", 1)):
+        change = Change(hold=HoldRequest(kind, hospital.id, at + timedelta(hours=hours)))
+        record_update(home.id, change, channel=Channel.WEB, actor="t", now=at)
+    with time_machine.travel(at + timedelta(minutes=5), tick=False):
+        reply = text(client, "STATUS")
+    assert "NUR 2, RES 1. Open to admissions. Held for hospitals: 1 RES until 14:00, 1 NUR until 16:00." in reply
+    # Kept short for a text: the home's form names the hospital.
+    assert "Royal Cornwall" not in reply
+    with time_machine.travel(at + timedelta(hours=2), tick=False):
+        later = text(client, "STATUS")
+    assert "Held for hospitals: 1 NUR until 16:00." in later

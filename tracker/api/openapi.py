@@ -171,6 +171,37 @@ _SCHEMAS = {
             "more": {"type": "boolean", "description": "true: ask again at once, there is more."},
         },
     },
+    "Hold": {
+        "type": "object",
+        "required": [
+            "id",
+            "home_id",
+            "kind",
+            "hospital_id",
+            "hospital",
+            "created_at",
+            "until",
+            "ended_at",
+            "ended_how",
+        ],
+        "properties": {
+            "id": {"type": "integer"},
+            "home_id": {"type": "integer"},
+            "kind": {"type": "string", "example": "NUR"},
+            "hospital_id": {"type": "integer"},
+            "hospital": {"type": "string", "description": "The hospital the bed is held for."},
+            "created_at": _TIME,
+            "until": {**_TIME, "description": "The bed counts as held (not free) until then."},
+            "ended_at": {**_TIME, "nullable": True},
+            "ended_how": {"type": "string", "nullable": True, "enum": ["admitted", "released", "expired", None]},
+            "seq": {"type": "integer", "description": "After placing or ending: the update that recorded it."},
+        },
+    },
+    "HoldsPage": {
+        "type": "object",
+        "required": ["holds"],
+        "properties": {"holds": {"type": "array", "items": {"$ref": "#/components/schemas/Hold"}}},
+    },
 }
 
 
@@ -267,6 +298,84 @@ def _new_update(kinds) -> dict:
             "reopens_on": {"type": "string", "format": "date"},
             "note": {"type": "string", "description": 'For discharge teams; "" clears it.'},
         },
+    }
+
+
+_HOLD_ID = _int_param("hold_id", "path", "The hold's id.", minimum=1, required=True)
+_HOLD_REFUSED = _problem(
+    "Refused by the write path, nothing recorded; `detail` says why (the hold has already ended; the home does "
+    "not offer that kind, is closed, has no countable bed of it left, or its numbers are unverified; no such "
+    "hospital)."
+)
+
+
+def _hold_paths(kind_code: dict) -> dict:
+    def end(verb: str, summary: str, forbidden: str | None = None) -> dict:
+        return {
+            "post": {
+                "operationId": f"{verb}Hold",
+                "summary": summary,
+                "parameters": [_HOLD_ID],
+                "responses": {
+                    "200": _json("Hold", "Ended: the hold as it is now, with the update's `seq`."),
+                    **({"403": _problem(forbidden)} if forbidden else {}),
+                    "404": _problem("No such hold (or one at another home, for a home's token)."),
+                    "409": _HOLD_REFUSED,
+                    **_ERRORS,
+                },
+            }
+        }
+
+    new_hold = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["kind", "hospital_id"],
+        "properties": {
+            "kind": kind_code,
+            "hospital_id": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_INT,
+                "description": "The hospital it is held for (a token has no hospital of its own).",
+            },
+            "hours": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 24,
+                "description": "How long; HOLD_DEFAULT (4) if left out, never more than HOLD_MAX.",
+            },
+        },
+    }
+    return {
+        "/holds": {
+            "get": {
+                "operationId": "listHolds",
+                "summary": "The holds standing now, soonest to end first",
+                "parameters": [_int_param("home", "query", "Only this home's holds.", minimum=1)],
+                "responses": {"200": _json("HoldsPage", "The standing holds."), **_ERRORS},
+            }
+        },
+        "/homes/{home_id}/holds": {
+            "post": {
+                "operationId": "placeHold",
+                "summary": "Hold one bed of a kind at a home for a hospital",
+                "description": "Through the same write path as the board: decided under the home's lock, so two "
+                "systems holding the last bed get one hold and one 409. Boards count the bed out at once.",
+                "parameters": [_HOME_ID],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": new_hold}}},
+                "responses": {
+                    "201": _json("Hold", "Held, with the update's `seq`."),
+                    "403": _problem("A care home's token (it cannot hold beds), or a token for another home."),
+                    "404": _problem("No such home."),
+                    "409": _HOLD_REFUSED,
+                    **_ERRORS,
+                },
+            }
+        },
+        "/holds/{hold_id}/release": end("release", "Release a hold: the bed is free again"),
+        "/holds/{hold_id}/admit": end(
+            "admit", "The person arrived: end the hold and count one fewer bed free", "A care home's token."
+        ),
     }
 
 
@@ -397,6 +506,7 @@ def document(base_url: str = "", kinds: list[str] | tuple[str, ...] = ()) -> dic
                     "responses": {"200": _json("UpdatesPage", "The updates."), **_ERRORS},
                 }
             },
+            **_hold_paths(kind_code),
             **_fhir_paths(kind_code),
         },
     }

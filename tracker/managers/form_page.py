@@ -8,17 +8,19 @@ from datetime import date, datetime
 
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
 
 from tracker import availability
 from tracker.db import session
 from tracker.managers import links
-from tracker.models import CHANNEL_WORDS, CareHome, Channel, Update, utcnow
+from tracker.models import CHANNEL_WORDS, CareHome, Channel, Hold, Update, utcnow
 from tracker.vacancies import Change, UpdateRejected, record_update
 
 bp = Blueprint("homes", __name__, url_prefix="/h")
 
 _SUBMISSION = re.compile(r"^[0-9a-f]{32}$")
 _STEP = re.compile(r"^([A-Z0-9]{1,8}):([+-]1)$")
+MANAGER_ACTOR = "manager (web form)"
 
 
 def _refuse(status: int, replaced_home: CareHome | None = None):
@@ -71,13 +73,26 @@ def submit(token: str):
     submission = request.form.get("submission", "")
     key = f"web:{submission}" if _SUBMISSION.match(submission) else None
     try:
-        row = record_update(home.id, change, channel=Channel.WEB, actor="manager (web form)", idempotency_key=key)
+        row = record_update(home.id, change, channel=Channel.WEB, actor=MANAGER_ACTOR, idempotency_key=key)
     except UpdateRejected as rejected:
         errors = rejected.errors
         if date_problem and "reopens_on" in errors:  # the boxes' own words, not the API's
             errors["reopens_on"] = date_problem
         return _render_form(home, token, values=values, errors=errors), 422
     return redirect(url_for("homes.recorded", token=token, seq=row.seq), code=303)
+
+
+@bp.post("/<token>/holds/<int:hold_id>/release")
+def release_hold(token: str, hold_id: int):
+    """The home gives back a bed a hospital held (docs/holds.md): it is free again at once."""
+    home = _home_or_explain(token)
+    try:
+        # The write path checks, under the home's lock, that the hold is this home's and still stands.
+        record_update(home.id, Change(release_hold=hold_id), channel=Channel.WEB, actor=MANAGER_ACTOR)
+    except UpdateRejected as rejected:
+        errors = {"holds": " ".join(rejected.errors.values())}
+        return _render_form(home, token, values=_recorded_values(home), errors=errors), 409
+    return redirect(url_for("homes.form", token=token, released=hold_id), code=303)
 
 
 @bp.get("/<token>/recorded/<int:seq>")
@@ -97,6 +112,9 @@ def expired_form(error: CSRFError):
     if request.blueprint != "homes" or not token:
         return render_template("error.html", message="This page had expired. Go back, reload it and try again."), 400
     home = _home_or_explain(token)
+    if request.endpoint == "homes.release_hold":  # its form carries no numbers to keep
+        message = "This page had expired, so the hold was not released. Press Release again."
+        return _render_form(home, token, values=_recorded_values(home), errors={"holds": message}), 400
     message = "This page had expired, so nothing was saved. Check the numbers below and press Save again."
     return _render_form(home, token, values=_typed_values(home), errors={"form": message}), 400
 
@@ -189,6 +207,17 @@ def _render_form(home: CareHome, token: str, *, values: dict, errors: dict | Non
         now=now,
         channel_words=CHANNEL_WORDS,
         note_max=current_app.config["NOTE_MAX_CHARS"],
+        holds=standing_holds(home.id, now),
+        released=request.args.get("released", "") if request.method == "GET" else "",
+    )
+
+
+def standing_holds(home_id: int, now: datetime) -> list[Hold]:
+    """The home's holds still counting at `now` (one past its `until` counts no more, even before the clock ends it)."""
+    return list(
+        session.scalars(
+            select(Hold).where(Hold.home_id == home_id, Hold.ended_at.is_(None), Hold.until > now).order_by(Hold.until)
+        )
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy import select
@@ -28,7 +29,7 @@ from tracker.models import (
 )
 from tracker.phones import BadPhoneNumber, to_e164
 from tracker.segments import Echo, fit, segments
-from tracker.timefmt import ago, short_time
+from tracker.timefmt import LONDON, ago, short_time
 from tracker.vacancies import Change, UpdateRejected, record_update
 
 # Who sent it is the history row's contact_id: the words name no one (docs/data-protection.md).
@@ -222,7 +223,8 @@ def _answer(word: str, home: CareHome) -> str:
         )
     via = CHANNEL_WORDS.get(home.confirmed_via, "") if home.confirmed_via else ""
     now = utcnow()
-    parts = [Echo(_name(home), least=12), ": ", *_described(vacancies.home_state(home))]
+    state = vacancies.home_state(home)
+    parts = [Echo(_name(home), least=12), ": ", *_described(state), *_holds(state["holds"], now)]
     parts.append(f" Confirmed {ago(home.confirmed_at, now)} by {via}.")
     if freshness(home.confirmed_at, now) is Freshness.UNVERIFIED:
         parts.append(" Boards show this as unverified: text SAME if it is still right.")
@@ -238,6 +240,19 @@ def _described(state: dict) -> tuple[str | Echo, ...]:
     if state["admissions"] == "open":
         return (f"{counts}. Open to admissions.",)
     return (f"{counts}. Closed: ", Echo(state["closed_reason"] or "", least=0), ".")
+
+
+def _holds(holds: list[dict], now: datetime) -> tuple[str, ...]:
+    """' 1 NUR held until 16:00.': the beds held for hospitals, which boards do not count as free.
+
+    Hours and minutes are enough: a hold lasts at most HOLD_MAX (24 hours), so it means the next one."""
+    standing = [h for h in holds if datetime.fromisoformat(h["until"]) > now]
+    if not standing:
+        return ()
+    said = ", ".join(
+        f"1 {h['kind']} until {datetime.fromisoformat(h['until']).astimezone(LONDON):%H:%M}" for h in standing
+    )
+    return (f" Held for hospitals: {said}.",)
 
 
 def _name(home: CareHome) -> str:
