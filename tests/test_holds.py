@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
@@ -19,6 +20,14 @@ from tracker.models import AuditEvent, CareHome, Channel, Hold, HoldEnd, Hospita
 from tracker.vacancies import Change, HoldRequest, UpdateRejected, record_update
 
 T0 = datetime(2031, 5, 6, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def just_after_t0():
+    """Every test here runs a minute after T0, whatever today's date: the board's and the form's
+    endpoints read the clock, and the homes here confirmed their numbers at T0."""
+    with time_machine.travel(T0 + timedelta(minutes=1), tick=True):
+        yield
 
 
 @pytest.fixture
@@ -212,7 +221,7 @@ def test_the_board_page_tells_the_hold_buttons_whose_beds_they_hold_and_for_how_
 
 
 def test_a_coordinator_holds_a_bed_for_their_own_hospital_and_releases_it(app, signed_in, coordinator, home):
-    # The home confirmed at T0, after the test's clock: its numbers are verified now.
+    # The home confirmed at T0, a minute ago on the test's clock: its numbers are verified.
     placed = signed_in.post("/board/holds", data={"home_id": home.id, "kind": "NUR", "hospital_id": "999"})
     assert placed.status_code == 201, placed.json
     assert placed.json["hold"]["hospital"] == "West Cornwall Hospital"
