@@ -63,14 +63,15 @@ def location(home: CareHome) -> dict:
     return resource
 
 
-def services(home: CareHome, kinds: dict[str, str], now: datetime, only: str | None = None) -> list[dict]:
+def services(
+    home: CareHome, kinds: dict[str, str], now: datetime, holds: list[dict], only: str | None = None
+) -> list[dict]:
     """One HealthcareService per kind of care the home offers.
 
     Beds available are sent only while the data is verified (not older than UNVERIFIED_AFTER), as the
     board counts them; closed to admissions sends 0 available and says why in `notAvailable`.
     """
     fresh = freshness(home.confirmed_at, now)
-    holds = standing_holds([home.id]).get(home.id, [])
     result = []
     for offer in home.offers:
         if only is not None and offer.kind_code != only:
@@ -157,8 +158,10 @@ def fhir_services():
         )
     now = utcnow()
     matches, homes = [], []
-    for home in _homes(args):
-        if found := services(home, kinds, now, only=args.get("kind")):
+    listed = list(_homes(args))
+    holds = standing_holds(h.id for h in listed)  # one query for every home, not one each
+    for home in listed:
+        if found := services(home, kinds, now, holds.get(home.id, []), only=args.get("kind")):
             matches += found
             homes.append(location(home))
     return _fhir(bundle(matches, homes, _base(), request.url, now))

@@ -153,7 +153,9 @@ def homes():
         free = select(Offer.home_id).where(offered, availability.bed_free_clause(now)).exists()
         statement = statement.where(availability.countable_clause(now), free)
     total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
-    rows = [_home_json(h, now, kinds) for h in session.scalars(statement.limit(limit).offset(offset))]
+    page = session.scalars(statement.limit(limit).offset(offset)).all()
+    holds = availability.standing_holds(h.id for h in page)  # one query for the page, not one per home
+    rows = [_home_json(h, now, kinds, holds.get(h.id, [])) for h in page]
     return {
         "homes": rows,
         "total": total,
@@ -167,7 +169,8 @@ def homes():
 @bp.get("/homes/<int:home_id>")
 def home(home_id: int):
     query_args()
-    return _home_json(_visible(home_id), utcnow(), kinds_of_care())
+    found = _visible(home_id)
+    return _home_json(found, utcnow(), kinds_of_care(), availability.standing_holds([found.id]).get(found.id, []))
 
 
 @bp.get("/homes/<int:home_id>/history")
@@ -299,10 +302,10 @@ def kinds_of_care() -> dict[str, str]:
     return {k.code: k.name for k in session.scalars(select(CareKind).order_by(CareKind.position))}
 
 
-def _home_json(home: CareHome, now: datetime, kinds: dict[str, str]) -> dict:
+def _home_json(home: CareHome, now: datetime, kinds: dict[str, str], holds: list[dict]) -> dict:
+    """`holds`: the home's standing holds, read by the caller for every home it lists at once."""
     fresh = availability.freshness(home.confirmed_at, now)
     since = ladder.not_answering_since(home)
-    holds = availability.standing_holds([home.id]).get(home.id, [])
     return {
         "id": home.id,
         "name": home.name,
