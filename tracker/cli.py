@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from alembic import command
-from tracker import audit, auth
+from tracker import audit, auth, signing
 from tracker.admin import cqc_files, cqc_import, demo, invites, privacy
 from tracker.chasing import ladder
 from tracker.db import session
@@ -318,7 +318,7 @@ def twilio_curl(path: str, fields: tuple[str, ...]):
         params.setdefault("MessageSid", "SM" + secrets.token_hex(16))
     if path.endswith("/voice"):
         params.setdefault("CallSid", "CA" + secrets.token_hex(16))
-    url = links.base_url() + path
+    url = signing.base_url() + path
     signature = RequestValidator(token).compute_signature(url, params)
     data = " ".join(f"--data-urlencode {shlex.quote(f'{k}={v}')}" for k, v in params.items())
     click.echo(f"curl -s -X POST {shlex.quote(url)} -H {shlex.quote('X-Twilio-Signature: ' + signature)} {data}")

@@ -258,6 +258,10 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
             f"HOLD_DEFAULT={environ['HOLD_DEFAULT']!r}: from 15m up to HOLD_MAX ({environ.get('HOLD_MAX', '24h')})"
         )
 
+    request_open_for = parse_duration("REQUEST_OPEN_FOR", environ.get("REQUEST_OPEN_FOR", "4h"))
+    if not timedelta(minutes=15) <= request_open_for <= timedelta(hours=24):
+        raise ConfigError(f"REQUEST_OPEN_FOR={environ['REQUEST_OPEN_FOR']!r}: a request stays open from 15m up to 24h")
+
     queue = environ.get("SOCKETIO_MESSAGE_QUEUE", "").strip()
     if queue and not queue.startswith(("redis://", "rediss://")):
         raise ConfigError(f"SOCKETIO_MESSAGE_QUEUE={queue!r}: expected a redis:// or rediss:// URL")
@@ -330,6 +334,7 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict:
         # a hold may last (docs/holds.md): a held bed is not free, so a forgotten hold must end.
         "HOLD_DEFAULT": hold_default,
         "HOLD_MAX": hold_max,
+        "REQUEST_OPEN_FOR": request_open_for,
         # How far behind a reconnecting board may be and still be sent the updates it missed one by
         # one; further behind, a fresh snapshot is cheaper for both ends.
         "REPLAY_LIMIT": _int("REPLAY_LIMIT", environ.get("REPLAY_LIMIT", "1000"), low=1, high=100_000),

@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
+from sqlalchemy import text as sql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -235,8 +236,16 @@ class Update(Base):
     # The hold this update placed or ended (bed_hold.id): a coordinator's or the clock's act on the
     # home's beds, not the home confirming its numbers (compliance and freshness leave it out).
     hold_id: Mapped[int | None] = mapped_column(Integer)
+    # The home's answer this row records (bed_request_message.id): in the same sequence as updates, so
+    # a board or request page that reconnects replays it; like a hold, it does not confirm the numbers.
+    answer_id: Mapped[int | None] = mapped_column(Integer)
 
     home: Mapped[CareHome] = relationship()
+
+    @property
+    def confirms(self) -> bool:
+        """Whether this row is the home confirming its numbers (not a hold, not an answer to a request)."""
+        return self.hold_id is None and self.answer_id is None
 
 
 class HoldEnd(enum.StrEnum):
@@ -266,6 +275,93 @@ class Hold(Base):
     ended_how: Mapped[HoldEnd | None] = mapped_column(_enum(HoldEnd, 10))
 
     hospital: Mapped[Hospital] = relationship(lazy="joined")
+
+
+class RequestState(enum.StrEnum):
+    OPEN = "open"
+    CHOSEN = "chosen"  # the coordinator took one home's YES: that bed is held
+    EXPIRED = "expired"  # no choice within REQUEST_OPEN_FOR
+    CANCELLED = "cancelled"  # the coordinator no longer needs a bed
+
+
+class Verdict(enum.StrEnum):
+    YES = "yes"
+    NO = "no"
+    QUESTION = "question"
+
+
+class BedRequest(Base):
+    """A coordinator asking homes at once for one bed of one kind (docs/requests.md).
+
+    It describes a need, never a person: the needs text is refused if it holds an NHS number or a
+    date of birth (identifiers.py). `code` is what homes reply with ("YES 4821"): unique among open
+    requests only, so four digits last for ever.
+    """
+
+    __tablename__ = "bed_request"
+    __table_args__ = (
+        Index("uq_bed_request_open_code", "code", unique=True, sqlite_where=sql("state = 'open'"),
+              postgresql_where=sql("state = 'open'")),
+        Index("ix_bed_request_state_expires_at", "state", "expires_at"),
+    )  # fmt: skip
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(4))
+    hospital_id: Mapped[int] = mapped_column(ForeignKey("hospital.id"), index=True)
+    kind_code: Mapped[str] = mapped_column(ForeignKey("care_kind.code"))
+    from_date: Mapped[date] = mapped_column(Date)
+    max_km: Mapped[float | None] = mapped_column(Float)
+    locality_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    needs: Mapped[str] = mapped_column(String(200), default="")
+    # Who asked, by reference (like vacancy_update.user_id).
+    created_by_user_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    state: Mapped[RequestState] = mapped_column(_enum(RequestState, 10))
+    closed_at: Mapped[datetime | None]
+    hold_id: Mapped[int | None] = mapped_column(ForeignKey("bed_hold.id"))
+
+    hospital: Mapped[Hospital] = relationship(lazy="joined")
+    kind: Mapped[CareKind] = relationship(lazy="joined")
+    asked: Mapped[list[AskedHome]] = relationship(
+        back_populates="request", order_by="AskedHome.id", cascade="all, delete-orphan"
+    )
+
+
+class AskedHome(Base):
+    """One home asked by a request, and where its answer stands (the latest YES or NO; a question
+    leaves an earlier YES or NO as it was)."""
+
+    __tablename__ = "bed_request_home"
+    __table_args__ = (UniqueConstraint("request_id", "home_id", name="asked_once_per_request"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("bed_request.id", ondelete="CASCADE"), index=True)
+    home_id: Mapped[int] = mapped_column(ForeignKey("care_home.id", ondelete="CASCADE"), index=True)
+    km: Mapped[float | None] = mapped_column(Float)  # from the hospital, when asked
+    verdict: Mapped[Verdict | None] = mapped_column(_enum(Verdict, 10))
+    answered_at: Mapped[datetime | None]
+    # When this home was told the request closed ("no longer needed"): claimed once, in the database.
+    thanked_at: Mapped[datetime | None]
+
+    request: Mapped[BedRequest] = relationship(back_populates="asked")
+    home: Mapped[CareHome] = relationship(lazy="joined")
+    messages: Mapped[list[RequestMessage]] = relationship(order_by="RequestMessage.id", cascade="all, delete-orphan")
+
+
+class RequestMessage(Base):
+    """The conversation about one asked home: its answers (from the home) and the hospital's replies."""
+
+    __tablename__ = "bed_request_message"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    asked_id: Mapped[int] = mapped_column(ForeignKey("bed_request_home.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    from_home: Mapped[bool] = mapped_column(Boolean)
+    verdict: Mapped[Verdict | None] = mapped_column(_enum(Verdict, 10))  # None for the hospital's replies
+    text: Mapped[str] = mapped_column(String(320), default="")
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, 10))
+    # Who, by reference: a home's contact, or the coordinator who replied.
+    contact_id: Mapped[int | None] = mapped_column(Integer)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    seq: Mapped[int | None] = mapped_column(Integer)  # the history row that recorded a home's answer
 
 
 class BoardCursor(Base):

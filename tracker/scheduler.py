@@ -21,6 +21,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 from sqlalchemy import select, update
 
+from tracker import bed_requests
 from tracker.admin import privacy
 from tracker.chasing import ladder
 from tracker.coordinators import board
@@ -39,6 +40,7 @@ def jobs(app: Flask) -> list[tuple[Callable[[], None], int]]:
         (chase, app.config["CHASE_EVERY_SECONDS"]),
         (prune, DAILY),
         (expire_holds, HOLD_EXPIRY_SECONDS),
+        (expire_requests, HOLD_EXPIRY_SECONDS),
     ]
 
 
@@ -68,6 +70,14 @@ def expire_holds(now: datetime | None = None) -> int:
     if due:
         log.info("hold expiry pass: %d of %d hold(s) ended", ended, len(due))
     return ended
+
+
+def expire_requests(now: datetime | None = None) -> int:
+    """Close bed requests past REQUEST_OPEN_FOR and tell the homes that answered (bed_requests.expire_due)."""
+    try:
+        return bed_requests.expire_due(now)
+    finally:
+        session.remove()
 
 
 def chase() -> None:

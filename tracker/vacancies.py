@@ -20,9 +20,26 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from tracker import audit, availability, plaintext
+from tracker import audit, availability, identifiers, plaintext
 from tracker.db import session
-from tracker.models import BoardCursor, CareHome, CareKind, Channel, Hold, HoldEnd, Hospital, Region, Update, utcnow
+from tracker.models import (
+    CHANNEL_WORDS,
+    AskedHome,
+    BedRequest,
+    BoardCursor,
+    CareHome,
+    CareKind,
+    Channel,
+    Hold,
+    HoldEnd,
+    Hospital,
+    Region,
+    RequestMessage,
+    RequestState,
+    Update,
+    Verdict,
+    utcnow,
+)
 from tracker.observability import UPDATES_RECORDED
 
 log = logging.getLogger(__name__)
@@ -62,6 +79,18 @@ class HoldRequest:
     kind: str
     hospital_id: int
     until: datetime | None = None
+    # The request whose YES this hold takes (bed_requests.choose): the request closes with the hold,
+    # in its transaction, so two coordinators cannot both take one request's answers.
+    request_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A home's answer to a bed request it was asked (bed_request_home.id): yes, no or a question."""
+
+    asked_id: int
+    verdict: str
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,6 +114,9 @@ class Change:
     release_hold: int | None = None
     admit_hold: int | None = None  # the person arrived: ends the hold and lowers its kind's beds by one
     expire_hold: int | None = None  # the clock: only once the hold's `until` has passed
+    # A home answering a request (docs/requests.md), alone in its Change: recorded in the history's
+    # sequence under the home's row lock, without confirming the home's numbers.
+    answer: Answer | None = None
 
     @property
     def holds_something(self) -> bool:
@@ -127,10 +159,13 @@ def record_update(
         if home is None:
             raise UpdateRejected({"home": "That care home is not in the tracker."})
         before = home_state(home)
-        if change.holds_something:
+        hold_id = answer_id = None
+        if change.answer is not None:
+            answer = _apply_answer(home, change, channel=channel, contact_id=contact_id, user_id=user_id, now=now)
+            answer_id = answer.id
+        elif change.holds_something:
             hold_id = _apply_hold(home, change, actor=actor, user_id=user_id, now=now)
         else:
-            hold_id = None
             counts, admissions_open, reason, reopens_on, note = _validate(home, change, now)
             for code, value in counts.items():
                 home.offer(code).available = value
@@ -173,8 +208,11 @@ def record_update(
             idempotency_key=idempotency_key,
             idempotency_fingerprint=fingerprint,
             hold_id=hold_id,
+            answer_id=answer_id,
         )
         session.add(row)
+        if answer_id is not None:
+            answer.seq = seq
         session.commit()
     except UpdateRejected:
         session.rollback()
@@ -260,6 +298,55 @@ def _apply_hold(home: CareHome, change: Change, *, actor: str, user_id: int | No
     return hold.id
 
 
+ANSWER_WORDS = {Verdict.YES: "yes", Verdict.NO: "no", Verdict.QUESTION: "a question"}
+
+
+def _apply_answer(
+    home: CareHome, change: Change, *, channel: Channel, contact_id: int | None, user_id: int | None, now: datetime
+) -> RequestMessage:
+    """Record a home's answer to an open request it was asked, with its audit row."""
+    answer = change.answer
+    if change != Change(answer=answer):
+        raise UpdateRejected({"answer": "An answer to a request is recorded on its own, with nothing else."})
+    asked = None
+    if isinstance(answer.asked_id, int) and not isinstance(answer.asked_id, bool):
+        asked = session.scalars(
+            select(AskedHome).where(AskedHome.id == answer.asked_id).execution_options(populate_existing=True)
+        ).one_or_none()
+    if asked is None or asked.home_id != home.id:
+        raise UpdateRejected({"answer": "This home was not asked that request."})
+    request = session.scalars(
+        select(BedRequest).where(BedRequest.id == asked.request_id).execution_options(populate_existing=True)
+    ).one()
+    if request.state is not RequestState.OPEN:
+        raise UpdateRejected({"answer": f"Request {request.code} has closed ({request.state}): no answer is needed."})
+    try:
+        verdict = Verdict(answer.verdict)
+    except ValueError:
+        raise UpdateRejected({"answer": "Answer yes, no, or ask a question."}) from None
+    text = plaintext.clean(answer.text or "")
+    if verdict is Verdict.QUESTION and not text:
+        raise UpdateRejected({"answer": "Write the question to ask."})
+    if len(text) > ANSWER_MAX_CHARS:
+        raise UpdateRejected({"answer": f"Keep it to {ANSWER_MAX_CHARS} characters (it has {len(text)})."})
+    if problem := identifiers.patient_identifier(text):
+        raise UpdateRejected({"answer": problem})
+    message = RequestMessage(asked_id=asked.id, at=now, from_home=True, verdict=verdict, text=text,
+                             channel=channel, contact_id=contact_id, user_id=user_id)  # fmt: skip
+    session.add(message)
+    # A question leaves a YES or NO standing: the home asked something about it.
+    if verdict is not Verdict.QUESTION or asked.verdict is None:
+        asked.verdict = verdict
+    asked.answered_at = now
+    session.flush()
+    audit.record("request.answer", request, summary=f"home {home.id} answered {ANSWER_WORDS[verdict]}",
+                 actor=f"{CHANNEL_WORDS[channel]}")  # fmt: skip
+    return message
+
+
+ANSWER_MAX_CHARS = 300
+
+
 def _place(home: CareHome, request: HoldRequest, user_id: int | None, now: datetime) -> Hold:
     """A new hold, if one bed of its kind is countable now (seen under the home's row lock)."""
     offer = home.offer(request.kind)
@@ -286,13 +373,39 @@ def _place(home: CareHome, request: HoldRequest, user_id: int | None, now: datet
             problem = f"{home.name} has no {offer.kind.name.lower()} bed left to hold."
         else:
             problem = None
+    if not problem and request.request_id is not None:
+        problem = _take_request(home, request, hospital, now)
     if problem:
         raise UpdateRejected({"hold": problem})
     hold = Hold(home_id=home.id, kind_code=offer.kind_code, hospital_id=hospital.id, held_by_user_id=user_id,
                 created_at=now, until=until)  # fmt: skip
     session.add(hold)
     session.flush()
+    if request.request_id is not None:
+        session.execute(update(BedRequest).where(BedRequest.id == request.request_id).values(hold_id=hold.id))
     return hold
+
+
+def _take_request(home: CareHome, hold: HoldRequest, hospital: Hospital, now: datetime) -> str | None:
+    """Close an open request by taking this home's YES; the problem, if it cannot be taken."""
+    request = session.get(BedRequest, hold.request_id) if isinstance(hold.request_id, int) else None
+    if request is None or request.hospital_id != hospital.id or request.kind_code != hold.kind:
+        return "That request is not for this bed."
+    asked = session.scalars(
+        select(AskedHome).where(AskedHome.request_id == request.id, AskedHome.home_id == home.id)
+    ).one_or_none()
+    if asked is None or asked.verdict is not Verdict.YES:
+        return f"{home.name} has not answered yes to request {request.code}."
+    # The claim: of two coordinators taking two YESes at once, the second finds it closed.
+    taken = session.execute(
+        update(BedRequest)
+        .where(BedRequest.id == request.id, BedRequest.state == RequestState.OPEN)
+        .values(state=RequestState.CHOSEN, closed_at=now)
+    ).rowcount
+    if not taken:
+        return f"Request {request.code} has already closed: reload the page."
+    audit.record("request.choose", request, summary=f"took home {home.id}'s yes", actor="signed-in user")
+    return None
 
 
 def _standing(home: CareHome, hold_id: object) -> Hold:
@@ -337,6 +450,8 @@ def _fingerprint(home_id: int, change: Change) -> str:
         "note": change.note,
         "hold": [str(getattr(change, name)) for name in HOLD_ACTIONS],
     }
+    if change.answer is not None:  # only then: keys recorded before answers existed keep their hashes
+        canonical["answer"] = str(change.answer)
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 

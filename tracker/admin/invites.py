@@ -13,10 +13,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from tracker import audit, auth
+from tracker import audit, auth, signing
 from tracker.auth import hash_password
 from tracker.db import session
-from tracker.managers import links
 from tracker.models import User
 
 bp = Blueprint("invites", __name__)
@@ -32,12 +31,12 @@ def unusable_password() -> str:
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(links.signing_keys(), salt="invite")
+    return URLSafeTimedSerializer(signing.signing_keys(), salt="invite")
 
 
 def invite_url(user: User) -> str:
     token = _serializer().dumps([user.id, user.password_hash[-16:]])
-    return f"{links.base_url()}/invite/{token}"  # no url_for: the command line has no request to build it from
+    return f"{signing.base_url()}/invite/{token}"  # no url_for: the command line has no request to build it from
 
 
 def _user_for(token: str) -> User | None:

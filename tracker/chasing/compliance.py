@@ -42,7 +42,12 @@ def by_locality(at: datetime, homes: dict[str, int] | None = None) -> dict[str, 
             .join(CareHome, Update.home_id == CareHome.id)
             .join(CareHome.locality)
             # A hold placed or ended is not the home confirming its numbers.
-            .where(Update.recorded_at > fresh_since(at), Update.recorded_at <= at, Update.hold_id.is_(None))
+            .where(
+                Update.recorded_at > fresh_since(at),
+                Update.recorded_at <= at,
+                Update.hold_id.is_(None),
+                Update.answer_id.is_(None),
+            )
             .group_by(Locality.name)
         ).all()
     )

@@ -120,8 +120,9 @@ def update_event(row: Update, *, regional: bool) -> dict:
         "confirmed_via": row.state.get("confirmed_via", str(row.channel)),
         **ages(confirmed, datetime.fromisoformat(row.state["note_at"]) if row.state.get("note_at") else None),
     }
-    if row.hold_id is None:
-        # Every confirmation answers the reminders; a hold does not, and leaves a board's flag as it is.
+    if row.confirms:
+        # Every confirmation answers the reminders; a hold or an answer to a request does not, and
+        # leaves a board's flag as it is.
         home["not_answering_since"] = None
     return {"seq": row.seq, "prev": row.region_prev_seq if regional else row.seq - 1, "home": home}
 

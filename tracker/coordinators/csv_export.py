@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from tracker.availability import Freshness, countable, counts, freshness, held
+from tracker.geo import km_between
 from tracker.models import CHANNEL_WORDS, Channel
 from tracker.timefmt import LONDON
 
@@ -146,13 +147,9 @@ def _countable(home: dict, fresh: Freshness, now: datetime) -> dict[str, int | N
 
 
 def _distance_km(home: dict, origin: tuple[float, float] | None) -> float | None:
-    """Great-circle distance, with the board's own formula and Earth radius, so both agree."""
     if origin is None or home["lat"] is None or home["lon"] is None:
         return None
-    r = math.pi / 180
-    d_lat, d_lon = (home["lat"] - origin[0]) * r, (home["lon"] - origin[1]) * r
-    a = math.sin(d_lat / 2) ** 2 + math.cos(origin[0] * r) * math.cos(home["lat"] * r) * math.sin(d_lon / 2) ** 2
-    return 6371 * 2 * math.atan2(math.sqrt(a), math.sqrt(1 - a))
+    return km_between(origin[0], origin[1], home["lat"], home["lon"])
 
 
 def board_table(rows: Sequence[BoardRow], kinds: Sequence[tuple[str, str]]) -> tuple[list[str], list[list]]:

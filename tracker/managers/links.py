@@ -7,22 +7,12 @@ not, while the old key is listed in SECRET_KEY_FALLBACKS.
 
 from __future__ import annotations
 
-from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from tracker import audit
 from tracker.models import CareHome
 from tracker.segments import Echo, fit
-
-
-def signing_keys() -> list[str]:
-    """SECRET_KEY_FALLBACKS then SECRET_KEY: itsdangerous signs with the last and reads with any."""
-    return [*current_app.config["SECRET_KEY_FALLBACKS"], current_app.config["SECRET_KEY"]]
-
-
-def base_url() -> str:
-    """The start of every link the tracker prints or sends: PUBLIC_BASE_URL, else the embedded server's address."""
-    return current_app.config["PUBLIC_BASE_URL"] or current_app.config["LOCAL_BASE_URL"]
+from tracker.signing import base_url, signing_keys
 
 
 def _serializer() -> URLSafeSerializer:
