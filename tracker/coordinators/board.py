@@ -124,7 +124,11 @@ def update_event(row: Update, *, regional: bool) -> dict:
         # Every confirmation answers the reminders; a hold or an answer to a request does not, and
         # leaves a board's flag as it is.
         home["not_answering_since"] = None
-    return {"seq": row.seq, "prev": row.region_prev_seq if regional else row.seq - 1, "home": home}
+    event = {"seq": row.seq, "prev": row.region_prev_seq if regional else row.seq - 1, "home": home}
+    if row.answer_id is not None:
+        # A home answering a request changes nothing a board shows: it only keeps the sequence.
+        event["quiet"] = True
+    return event
 
 
 def snapshot(region_id: int | None) -> tuple[int, Encoded]:

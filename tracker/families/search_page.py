@@ -206,6 +206,8 @@ def _watch(payload) -> bool:
 
 def publish(row: Update) -> None:
     """After an update commits: tell pages showing the home what families may see of it now."""
+    if row.answer_id is not None:  # a home answering a hospital's request: nothing families see changed
+        return
     home = row.home  # already in the session that recorded it: no query
     if not home.listed_publicly or home.latitude is None or home.longitude is None:
         return

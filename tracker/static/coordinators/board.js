@@ -246,6 +246,7 @@
     if (!home) { askReplay(true); return; }   // a home added since our snapshot: take a new one
     if (home.seq != null && ev.home.seq <= home.seq) return;
     Object.assign(home, ev.home);
+    if (ev.quiet) return;                     // an answer to a request: nothing on the board changed
     flashing.add(home.id);
     setTimeout(function () { flashing.delete(home.id); queueRender(); }, 4000);
     queueRender();
