@@ -15,7 +15,17 @@ from tracker.vacancies import Change, record_update
 
 TRACKER = Path(__file__).resolve().parent.parent / "tracker"
 AUDIENCES = ("managers", "coordinators", "families", "chasing", "admin", "api")
-CORE = ("vacancies.py", "models.py", "db.py", "config.py", "extensions.py", "timefmt.py", "plaintext.py", "audit.py")
+CORE = (
+    "vacancies.py",
+    "models.py",
+    "db.py",
+    "config.py",
+    "extensions.py",
+    "timefmt.py",
+    "plaintext.py",
+    "audit.py",
+    "identifiers.py",
+)
 
 
 def imported_modules(path: Path) -> set[str]:
