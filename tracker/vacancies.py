@@ -214,7 +214,7 @@ def home_state(home: CareHome) -> dict:
 
 
 def hold_json(hold_id: int, kind: str, hospital: str, until: datetime, hospital_id: int) -> dict:
-    """A standing hold as home states carry it (history rows, board events, snapshots)."""
+    """A standing hold as home states carry it (history rows, board events, snapshots); the API's adds to it."""
     return {"id": hold_id, "kind": kind, "hospital": hospital, "until": until.isoformat(), "hospital_id": hospital_id}
 
 
