@@ -14,7 +14,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from twilio.request_validator import RequestValidator
 
 from tracker.db import session
 from tracker.managers import contacts
@@ -22,9 +21,9 @@ from tracker.models import InboundMessage, Update
 from tracker.plaintext import NON_PRINTING
 from tracker.segments import CUT, segments
 
-TOKEN = "twilio-test-auth-token"
-BASE = "https://beds.example.nhs.uk"
-ENV = {"TWILIO_AUTH_TOKEN": TOKEN, "PUBLIC_BASE_URL": BASE, "HELP_CONTACT": "the Treliske discharge hub"}
+from .signed import OUR_NUMBER, WEBHOOK_ENV, signed_post
+
+ENV = {**WEBHOOK_ENV, "HELP_CONTACT": "the Treliske discharge hub"}
 ONE_HOME = "+447700900123"
 TWO_HOMES = "+447700900124"
 
@@ -128,9 +127,7 @@ def body(rng: random.Random, codes: list[str]) -> str:
 
 
 def send(client, sid: str, sender: str, text: str):
-    params = {"MessageSid": sid, "From": sender, "To": "+447700900999", "Body": text}
-    signature = RequestValidator(TOKEN).compute_signature(BASE + "/twilio/sms", params)
-    return client.post("/twilio/sms", data=params, headers={"X-Twilio-Signature": signature})
+    return signed_post(client, "/twilio/sms", {"MessageSid": sid, "From": sender, "To": OUR_NUMBER, "Body": text})
 
 
 @dataclass

@@ -369,6 +369,10 @@ def test_a_hospitals_system_holds_a_bed_lists_it_and_releases_it(client, homes, 
     hold_id = placed.json["id"]
     row = session.get(Update, placed.json["seq"])
     assert (row.channel, row.actor, row.hold_id) == (Channel.API, "API token 'Treliske discharge system'", hold_id)
+    # One shape for a hold: every key the home's state (and so every board) carries, with the same values.
+    (in_state,) = row.state["holds"]
+    assert {key: placed.json[key] for key in in_state} == in_state
+    assert set(in_state) == {"id", "kind", "hospital", "until", "hospital_id"}
     listed = client.get(f"/api/v1/holds?home={west.id}", headers=ward).json["holds"]
     assert [h["id"] for h in listed] == [hold_id]
     assert client.get(f"/api/v1/holds?home={east.id}", headers=ward).json["holds"] == []

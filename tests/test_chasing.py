@@ -18,11 +18,10 @@ from tracker.models import CareHome, Channel, OutboundMessage, OutboundState
 from tracker.segments import segments
 from tracker.vacancies import Change, record_update
 
+from .signed import MANAGER, WEBHOOK_ENV, text
 from .test_concurrency import run_concurrently
-from .test_sms import BASE, TOKEN, text
 from .twilio_fake import QUEUED, TWILIO_ENV, using
 
-MANAGER = "+447700900123"
 DEPUTY = "+447700900124"
 HUB = "+447700900500"
 # Tuesday 24 November 2026, 09:00 GMT: within working hours.
@@ -162,7 +161,7 @@ def test_an_update_at_any_step_resets_the_ladder(home):
 
 
 def test_a_reply_same_by_text_answers_the_reminder(home, make_app, environ):
-    app = make_app({**environ, "TWILIO_AUTH_TOKEN": TOKEN, "PUBLIC_BASE_URL": BASE}, {"TESTING": True})
+    app = make_app({**environ, **WEBHOOK_ENV}, {"TESTING": True})
     home = reloaded(home)  # in the new app's session
     ladder.set_overrides(home, {"hours": "00:00-24:00"})  # the text below arrives at the real time
     session.commit()

@@ -30,8 +30,7 @@ from tracker.models import (
 )
 from tracker.outbox import queue
 
-from .test_sms import BASE, MANAGER, TOKEN, text
-from .test_voice import Call
+from .signed import MANAGER, WEBHOOK_ENV, Call, text
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 NAME = "Jo Smith"
@@ -46,8 +45,7 @@ def frozen():
 
 @pytest.fixture
 def app(make_app, environ):
-    env = {**environ, "TWILIO_AUTH_TOKEN": TOKEN, "PUBLIC_BASE_URL": BASE}
-    app = make_app(env, {"TESTING": True, "WTF_CSRF_ENABLED": False})
+    app = make_app({**environ, **WEBHOOK_ENV}, {"TESTING": True, "WTF_CSRF_ENABLED": False})
     with app.app_context():
         yield app
 

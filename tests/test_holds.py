@@ -17,6 +17,8 @@ from tracker import scheduler
 from tracker.auth import hash_password
 from tracker.availability import countable, held
 from tracker.db import session
+from tracker.families import search_index
+from tracker.families.geocoding import Location
 from tracker.managers import links
 from tracker.models import AuditEvent, CareHome, Channel, Hold, HoldEnd, Hospital, Role, Update, User
 from tracker.vacancies import Change, HoldRequest, UpdateRejected, record_update
@@ -369,3 +371,18 @@ def test_releasing_from_the_form_needs_the_csrf_token_and_a_good_link(app, clien
     assert 'value="1" data-max="10"' in page  # the recorded numbers, not empty boxes
     assert client.post(f"/h/not-a-link/holds/{hold_id}/release").status_code == 404
     assert session.get(Hold, hold_id).ended_at is None
+
+
+def test_the_families_search_counts_a_hold_out_until_its_time_not_until_the_clock_ends_it(app, home, hospital):
+    hold(home.id, hospital.id, until=T0 + timedelta(hours=2))
+    index = search_index.rebuild()  # built while the hold stands; no pass of the clock after it
+    here = Location("here", 50.12, -5.53)
+
+    def shown(now):
+        found = search_index.search(here, "NUR", 10, now, index)
+        return [h["status"] for h in found.vacancies + found.others if h["id"] == home.id]
+
+    assert shown(T0 + timedelta(hours=1, minutes=59)) == ["full"]
+    assert shown(T0 + timedelta(hours=2)) == ["vacancies"]  # the hold's `until`: free then, everywhere
+    (public,) = [h for h in index.homes if h.id == home.id]
+    assert "hospital" not in json.dumps(public.holds) and "Royal Cornwall" not in json.dumps(public.holds)

@@ -18,7 +18,7 @@ from tracker.models import CareHome, Contact, InboundMessage, Role, Update, User
 from tracker.plaintext import NON_PRINTING, clean
 
 from .conftest import PASSWORD
-from .test_sms import BASE, MANAGER, TOKEN, signed_post, text
+from .signed import MANAGER, WEBHOOK_ENV, Call, managed_home, text
 
 NASTY = "\x00\x01\x07\x1b\x7f\x9f\u200b\u200e\u202e\ufeff\ufffe\ue000"  # none of them whitespace
 
@@ -47,18 +47,14 @@ def test_clean_keeps_what_prints_and_makes_whitespace_one_space(raw, kept):
 
 @pytest.fixture
 def app(make_app, environ):
-    env = {**environ, "TWILIO_AUTH_TOKEN": TOKEN, "PUBLIC_BASE_URL": BASE}
-    app = make_app(env, {"TESTING": True, "WTF_CSRF_ENABLED": False})
+    app = make_app({**environ, **WEBHOOK_ENV}, {"TESTING": True, "WTF_CSRF_ENABLED": False})
     with app.app_context():
         yield app
 
 
 @pytest.fixture
 def home(make_home):
-    home = make_home(name="Trelawney House", offers={"NUR": 40, "RES": 20})
-    contacts.add_contact(home, MANAGER, "Jo")
-    session.commit()
-    return home
+    return managed_home(make_home)
 
 
 def stored(home) -> CareHome:
@@ -105,9 +101,8 @@ def test_a_keypad_call_with_control_characters_gets_well_formed_twiml(client, ho
     contacts.add_contact(make_home(name="Penmere Lodge"), MANAGER)
     home.name = "Trelawney\x07 House"  # stored before the rule: the menu speaks it, but not into the XML
     session.commit()
-    response = signed_post(client, "/twilio/voice", {"CallSid": "CA1", "From": MANAGER, "Digits": "\x001\x1b"})
-    twiml = response.get_data(as_text=True)
-    assert response.status_code == 200 and "For Trelawney House, press 2." in twiml
+    twiml = Call(client).post(digits="\x001\x1b").twiml
+    assert "For Trelawney House, press 2." in twiml
     assert printable(twiml) and ET.fromstring(twiml).tag == "Response"
 
 

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import itertools
 import xml.etree.ElementTree as ET
 
 import pytest
 from sqlalchemy import func, select
-from twilio.request_validator import RequestValidator
 
 from tracker.db import session
 from tracker.managers import contacts
 from tracker.models import CareHome, Contact, InboundMessage, OutboundMessage, OutboundState, Update, utcnow
 
-TOKEN = "twilio-test-auth-token"
-BASE = "https://beds.example.nhs.uk"
-MANAGER = "+447700900123"
-_sids = itertools.count(1)
+from .signed import BASE, MANAGER, WEBHOOK_ENV, managed_home, signature, signed_post, text
 
 
 @pytest.fixture
 def app(make_app, environ):
-    env = {**environ, "TWILIO_AUTH_TOKEN": TOKEN, "PUBLIC_BASE_URL": BASE, "HELP_CONTACT": "the Treliske discharge hub"}
+    env = {**environ, **WEBHOOK_ENV, "HELP_CONTACT": "the Treliske discharge hub"}
     app = make_app(env, {"TESTING": True, "WTF_CSRF_ENABLED": True})  # Twilio's routes must not need CSRF
     with app.app_context():
         yield app
@@ -29,23 +24,7 @@ def app(make_app, environ):
 
 @pytest.fixture
 def home(make_home):
-    home = make_home(name="Trelawney House", offers={"NUR": 40, "RES": 20})
-    contacts.add_contact(home, "07700 900123", "Jo (manager)")
-    session.commit()
-    return home
-
-
-def signed_post(client, path, params, *, token=TOKEN, url=None, headers=None):
-    signature = RequestValidator(token).compute_signature(url or BASE + path, params)
-    return client.post(path, data=params, headers={"X-Twilio-Signature": signature, **(headers or {})})
-
-
-def text(client, body, sender=MANAGER, sid=None):
-    params = {"MessageSid": sid or f"SM{next(_sids):032d}", "From": sender, "To": "+447700900999", "Body": body}
-    response = signed_post(client, "/twilio/sms", params)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.mimetype == "text/xml"
-    return response.get_data(as_text=True)
+    return managed_home(make_home, "Jo (manager)")
 
 
 def history() -> list[Update]:
@@ -188,9 +167,9 @@ def test_a_request_without_a_signature_is_refused(client, home):
 
 def test_a_tampered_body_is_refused(client, home):
     params = {"MessageSid": "SMtamper", "From": MANAGER, "Body": "NUR 2"}
-    signature = RequestValidator(TOKEN).compute_signature(BASE + "/twilio/sms", params)
     tampered = {**params, "Body": "NUR 40"}
-    assert client.post("/twilio/sms", data=tampered, headers={"X-Twilio-Signature": signature}).status_code == 403
+    sign = signature("/twilio/sms", params)
+    assert client.post("/twilio/sms", data=tampered, headers={"X-Twilio-Signature": sign}).status_code == 403
 
 
 def test_with_no_auth_token_configured_every_request_is_refused(make_app, environ, make_home):

@@ -3,9 +3,6 @@ and presses 1 to record them through the write path."""
 
 from __future__ import annotations
 
-import re
-from html import unescape
-
 import pytest
 from sqlalchemy import select
 
@@ -13,45 +10,19 @@ from tracker.db import session
 from tracker.managers import contacts
 from tracker.models import Update
 
-from .test_sms import BASE, MANAGER, TOKEN, signed_post
+from .signed import MANAGER, WEBHOOK_ENV, Call, managed_home, signed_post
 
 
 @pytest.fixture
 def app(make_app, environ):
-    app = make_app({**environ, "TWILIO_AUTH_TOKEN": TOKEN, "PUBLIC_BASE_URL": BASE}, {"TESTING": True})
+    app = make_app({**environ, **WEBHOOK_ENV}, {"TESTING": True})
     with app.app_context():
         yield app
 
 
 @pytest.fixture
 def home(make_home):
-    home = make_home(name="Trelawney House", offers={"NUR": 40, "RES": 20})
-    contacts.add_contact(home, MANAGER, "Jo")
-    session.commit()
-    return home
-
-
-class Call:
-    """Follows the TwiML the way Twilio would: say, gather digits, post them to the action URL."""
-
-    def __init__(self, client, caller=MANAGER):
-        self.client, self.caller, self.twiml = client, caller, ""
-
-    def post(self, path="/twilio/voice", digits=None):
-        params = {"CallSid": "CA0001", "From": self.caller, "To": "+447700900999"}
-        if digits is not None:
-            params["Digits"] = digits
-        response = signed_post(self.client, path, params)
-        assert response.status_code == 200 and response.mimetype == "text/xml"
-        self.twiml = response.get_data(as_text=True)
-        return self
-
-    def key(self, digits):
-        action = unescape(re.search(r'<Gather action="([^"]+)"', self.twiml).group(1))
-        return self.post(action, digits)
-
-    def says(self) -> str:
-        return " ".join(unescape(s) for s in re.findall(r"<Say[^>]*>([^<]*)</Say>", self.twiml))
+    return managed_home(make_home)
 
 
 def test_a_caller_keys_each_kind_confirms_and_the_board_is_updated(client, home):

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import ColumnElement, and_, func, select
 
-from tracker.models import CareHome, Hold, Offer
+from tracker.models import CareHome, Hold, Hospital, Offer
 
 # The largest number of beds any channel accepts for one kind of care at one home: registered beds
 # (admin form, CQC import) and beds free (a text, a call). The largest care homes in England have a
@@ -104,12 +104,17 @@ def counts(admissions_open: bool, is_verified: bool) -> bool:
     return admissions_open and is_verified
 
 
-def held(holds: Iterable[Mapping], kind: str, now: datetime) -> int:
-    """Holds of `kind` standing at `now`, from a home's state ("holds": [{"kind", "until", ...}]).
+def standing(holds: Iterable[Mapping], now: datetime) -> list[Mapping]:
+    """The holds of a home's state ("holds": [{"kind", "until", ...}]) standing at `now`: `until` is to come.
 
     A hold counts until its `until` even before the clock ends it, so every representation agrees
     at any moment, and the reports over history count what stood then."""
-    return sum(1 for h in holds if h["kind"] == kind and datetime.fromisoformat(h["until"]) > now)
+    return [h for h in holds if datetime.fromisoformat(h["until"]) > now]
+
+
+def held(holds: Iterable[Mapping], kind: str, now: datetime) -> int:
+    """Holds of `kind` standing at `now`, from a home's state (`standing`)."""
+    return sum(1 for h in standing(holds, now) if h["kind"] == kind)
 
 
 def countable(available: int | None, admissions_open: bool, is_verified: bool, held: int = 0) -> int | None:
@@ -121,16 +126,23 @@ def countable(available: int | None, admissions_open: bool, is_verified: bool, h
 
 
 def standing_holds(home_ids: Iterable[int]) -> dict[int, list[dict]]:
-    """Each home's standing holds as `held` reads them ({"kind", "until"}), for callers holding rows, not states."""
+    """Each home's holds not yet ended, as its state lists them (vacancies.hold_json), soonest `until` first:
+    for callers holding rows, not states. `held` and `standing` say which of them count at a moment."""
     from tracker.db import session  # the rule itself needs no database; only this reader does
+    from tracker.vacancies import hold_json  # the write path imports this module
 
     found: dict[int, list[dict]] = {}
     ids = list(home_ids)
     if not ids:
         return found
-    query = select(Hold.home_id, Hold.kind_code, Hold.until).where(Hold.home_id.in_(ids), Hold.ended_at.is_(None))
-    for home_id, kind, until in session.execute(query):
-        found.setdefault(home_id, []).append({"kind": kind, "until": until.isoformat()})
+    query = (
+        select(Hold.home_id, Hold.id, Hold.kind_code, Hospital.name, Hold.until, Hold.hospital_id)
+        .join(Hospital, Hold.hospital_id == Hospital.id)
+        .where(Hold.home_id.in_(ids), Hold.ended_at.is_(None))
+        .order_by(Hold.until, Hold.id)
+    )
+    for home_id, *hold in session.execute(query):
+        found.setdefault(home_id, []).append(hold_json(*hold))
     return found
 
 

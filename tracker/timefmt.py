@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 LONDON = ZoneInfo("Europe/London")
 
 
-def local_time(moment: datetime) -> str:
-    """'14:05 on Monday 23 November 2026', in UK time whatever the server's zone."""
-    local = moment.astimezone(LONDON)
+def local_time(moment: datetime | str) -> str:
+    """'14:05 on Monday 23 November 2026', in UK time whatever the server's zone; ISO text as states carry it."""
+    local = (datetime.fromisoformat(moment) if isinstance(moment, str) else moment).astimezone(LONDON)
     return f"{local:%H:%M} on {local:%A} {local.day} {local:%B %Y}"
 
 

@@ -238,12 +238,6 @@ def home_state(home: CareHome) -> dict:
 
     `confirmed_at`/`confirmed_via` are when and how the home last confirmed its numbers: a hold's
     history row is not a confirmation, so boards and reports read the confirmation from here."""
-    standing = session.execute(
-        select(Hold.id, Hold.kind_code, Hospital.name, Hold.until, Hold.hospital_id)
-        .join(Hospital, Hold.hospital_id == Hospital.id)
-        .where(Hold.home_id == home.id, Hold.ended_at.is_(None))
-        .order_by(Hold.until, Hold.id)
-    ).all()
     return {
         "admissions": "open" if home.admissions_open else "closed",
         "closed_reason": home.closed_reason,
@@ -251,14 +245,14 @@ def home_state(home: CareHome) -> dict:
         "note": home.note,
         "note_at": home.note_at.isoformat() if home.note_at else None,
         "kinds": {o.kind_code: {"capacity": o.capacity, "available": o.available} for o in home.offers},
-        "holds": [hold_json(*h) for h in standing],
+        "holds": availability.standing_holds([home.id]).get(home.id, []),
         "confirmed_at": home.confirmed_at.isoformat() if home.confirmed_at else None,
         "confirmed_via": str(home.confirmed_via) if home.confirmed_via else None,
     }
 
 
 def hold_json(hold_id: int, kind: str, hospital: str, until: datetime, hospital_id: int) -> dict:
-    """A standing hold as home states carry it (history rows, board events, snapshots)."""
+    """A standing hold as home states carry it (history rows, board events, snapshots); the API's adds to it."""
     return {"id": hold_id, "kind": kind, "hospital": hospital, "until": until.isoformat(), "hospital_id": hospital_id}
 
 

@@ -14,6 +14,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
+from tracker import vacancies
 from tracker.api import openapi
 from tracker.api.rest import Problem, _json_object, _visible, bp, caller, query_args
 from tracker.coordinators.holds import may_act_on
@@ -134,14 +135,12 @@ def _whole(value: object) -> bool:
 
 
 def hold_json(hold: Hold, **extra) -> dict:
+    """A hold as the API shows it: the home state's hold (vacancies.hold_json, the same keys as boards get), and
+    what only the API adds: the home, when it was placed, how it ended, and after a change its update's seq."""
     return {
-        "id": hold.id,
+        **vacancies.hold_json(hold.id, hold.kind_code, hold.hospital.name, hold.until, hold.hospital_id),
         "home_id": hold.home_id,
-        "kind": hold.kind_code,
-        "hospital_id": hold.hospital_id,
-        "hospital": hold.hospital.name,
         "created_at": hold.created_at.isoformat(),
-        "until": hold.until.isoformat(),
         "ended_at": hold.ended_at.isoformat() if hold.ended_at else None,
         "ended_how": str(hold.ended_how) if hold.ended_how else None,
         **extra,

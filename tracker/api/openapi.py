@@ -173,6 +173,8 @@ _SCHEMAS = {
     },
     "Hold": {
         "type": "object",
+        "description": "id, kind, hospital, hospital_id and until are as a home's state lists its holds on the board"
+        " (the same names and values); the API adds home_id, created_at, ended_at, ended_how and, after a change, seq.",
         "required": [
             "id",
             "home_id",

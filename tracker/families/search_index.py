@@ -66,6 +66,16 @@ class PublicHome:
     # when public_counts is off: only what view() emits leaves the process.
     offers: tuple[tuple[str, int | None], ...]
     public_counts: bool
+    # Holds not yet ended, as {"kind", "until"} (never the hospital: that is not public). Which of them
+    # count is asked at each search (`free`): one past its `until` frees its bed then, not when the clock
+    # ends it a minute later.
+    holds: tuple[dict, ...] = ()
+
+    def free(self, now: datetime) -> tuple[tuple[str, int | None], ...]:
+        """`offers` less the beds held at `now` (availability.held)."""
+        if not self.holds:
+            return self.offers
+        return tuple((code, _less(beds, availability.held(self.holds, code, now))) for code, beds in self.offers)
 
     @cached_property
     def static(self) -> dict:
@@ -110,6 +120,8 @@ class Index:
                 self.vacancy[code][i] = bool(available)
         self.offers[""] = np.logical_or.reduce(list(self.offers.values())) if homes else np.zeros(0, dtype=bool)
         self.vacancy[""] = np.logical_or.reduce(list(self.vacancy.values())) if homes else np.zeros(0, dtype=bool)
+        # `vacancy` is before holds; the few homes with holds are looked at again at each search's `now`.
+        self.holding = {i for i, home in enumerate(homes) if home.holds}
 
     def replaced(self, changed: list[PublicHome], seq: int) -> Index:
         """A copy with `changed` (homes already in it) put in their places: a few copied arrays, not a rebuild."""
@@ -118,6 +130,7 @@ class Index:
         index.open, index.confirmed = self.open.copy(), self.confirmed.copy()
         index.offers = {code: mask.copy() for code, mask in self.offers.items()}
         index.vacancy = {code: mask.copy() for code, mask in self.vacancy.items()}
+        index.holding = set(self.holding)
         for home in changed:  # a home's place on the map is not patched: moving one needs a rebuild
             i = self.position[home.id]
             index.homes[i] = home
@@ -129,6 +142,10 @@ class Index:
                 index.vacancy[code][i] = bool(available.get(code))
             index.offers[""][i] = bool(available)
             index.vacancy[""][i] = any(available.values())
+            if home.holds:
+                index.holding.add(i)
+            else:
+                index.holding.discard(i)
         return index
 
 
@@ -216,13 +233,13 @@ def _public_homes(ids: list[int] | None = None) -> list[PublicHome]:
     if ids is not None:
         query, offers = query.where(CareHome.id.in_(ids)), offers.where(Offer.home_id.in_(ids))
     connection = session.connection()
-    held = _held(ids)
+    holds = _holds(ids)
     offered: dict[int, list[tuple[str, int | None]]] = {}
     for home_id, code, available in connection.execute(offers.order_by(Offer.position)):
-        offered.setdefault(home_id, []).append((code, _less(available, held.get((home_id, code), 0))))
+        offered.setdefault(home_id, []).append((code, available))
     return [
         PublicHome(home_id, name, places.nearest_town(lat, lon), address, postcode, phone, lat, lon, bool(open_),
-                   confirmed_at, tuple(offered.get(home_id, ())), bool(public_counts))
+                   confirmed_at, tuple(offered.get(home_id, ())), bool(public_counts), holds.get(home_id, ()))
         for home_id, name, address, postcode, phone, lat, lon, open_, confirmed_at, public_counts
         in connection.execute(query)
     ]  # fmt: skip
@@ -253,28 +270,24 @@ def miles(km: float) -> float:
 
 def public_home(home: CareHome, holds: list[dict]) -> PublicHome:
     """The public part of a home already loaded (the live channel's, right after its update), with
-    its standing holds as its state lists them."""
-    offers = tuple(
-        (o.kind_code, _less(o.available, sum(1 for h in holds if h["kind"] == o.kind_code)))
-        for o in home.offers
-        if o.kind_code in PUBLIC_KINDS
-    )
+    the holds its state lists."""
+    offers = tuple((o.kind_code, o.available) for o in home.offers if o.kind_code in PUBLIC_KINDS)
     return PublicHome(
         home.id, home.name, places.nearest_town(home.latitude, home.longitude), home.address, home.postcode,
         home.phone, home.latitude, home.longitude, home.admissions_open, home.confirmed_at, offers,
-        home.public_counts,
+        home.public_counts, tuple({"kind": h["kind"], "until": h["until"]} for h in holds),
     )  # fmt: skip
 
 
-def _held(ids: list[int] | None) -> dict[tuple[int, str], int]:
-    """Standing holds by (home, kind). A held bed is not free to families (availability.held), and
-    which hospital holds it is never public. A hold past its `until` counts here until the clock ends
-    it (within a minute, through the write path, which patches the index): not free a moment longer,
-    never free too early."""
-    query = select(Hold.home_id, Hold.kind_code, func.count()).where(Hold.ended_at.is_(None))
+def _holds(ids: list[int] | None) -> dict[int, tuple[dict, ...]]:
+    """Each home's holds not yet ended, as `held` reads them: which hospital holds a bed is never public."""
+    query = select(Hold.home_id, Hold.kind_code, Hold.until).where(Hold.ended_at.is_(None))
     if ids is not None:
         query = query.where(Hold.home_id.in_(ids))
-    return {(h, k): n for h, k, n in session.execute(query.group_by(Hold.home_id, Hold.kind_code))}
+    found: dict[int, list[dict]] = {}
+    for home_id, kind, until in session.execute(query.order_by(Hold.until, Hold.id)):
+        found.setdefault(home_id, []).append({"kind": kind, "until": until.isoformat()})
+    return {home_id: tuple(holds) for home_id, holds in found.items()}
 
 
 def _less(available: int | None, held: int) -> int | None:
@@ -324,7 +337,7 @@ def search(origin: Location, care: str, radius_km: int, now: datetime, index: In
     # availability.counts over the whole index at once (open, and confirmed since it would be verified),
     # and a bed of the kind free: only these count as available.
     verified = index.confirmed > availability.verified_since(now).timestamp()
-    available = offers & index.open & verified & index.vacancy[care]
+    available = offers & index.open & verified & _vacancy(index, care, now)
     # Exact distances only inside a box around the radius (a few hundred homes, not 15,000), and for
     # everything only when nothing inside has a vacancy and the nearest further away are wanted.
     distance = np.full(len(index.homes), np.inf)
@@ -349,6 +362,17 @@ def search(origin: Location, care: str, radius_km: int, now: datetime, index: In
         index.seq,
         regions,
     )
+
+
+def _vacancy(index: Index, care: str, now: datetime) -> np.ndarray:
+    """Homes with a bed of `care` free at `now`: the index's mask, its homes with holds looked at again."""
+    vacancy = index.vacancy[care]
+    if not index.holding:
+        return vacancy
+    vacancy = vacancy.copy()
+    for i in index.holding:
+        vacancy[i] = any(beds for code, beds in index.homes[i].free(now) if code == care or not care)
+    return vacancy
 
 
 def _box(index: Index, origin: Location, radius_km: float) -> np.ndarray:
@@ -379,7 +403,7 @@ def view(home: PublicHome, now: datetime, care: str = "", distance_km: float | N
     """A home as the public page, the API and the live channel show it: the one place public fields are
     chosen. `status` is for the kind of care searched for (any kind when `care` is empty)."""
     fresh = freshness(home.confirmed_at, now)
-    free = [(code, beds) for code, beds in home.offers if beds]
+    free = [(code, beds) for code, beds in home.free(now) if beds]
     if fresh is Freshness.UNVERIFIED:
         status, words = "unverified", "Not confirmed recently: ring the home to ask"
     elif not home.admissions_open:

@@ -8,12 +8,11 @@ from datetime import date, datetime
 
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import select
 
 from tracker import availability
 from tracker.db import session
 from tracker.managers import links
-from tracker.models import CHANNEL_WORDS, CareHome, Channel, Hold, Update, utcnow
+from tracker.models import CHANNEL_WORDS, CareHome, Channel, Update, utcnow
 from tracker.vacancies import Change, UpdateRejected, record_update
 
 bp = Blueprint("homes", __name__, url_prefix="/h")
@@ -207,17 +206,8 @@ def _render_form(home: CareHome, token: str, *, values: dict, errors: dict | Non
         now=now,
         channel_words=CHANNEL_WORDS,
         note_max=current_app.config["NOTE_MAX_CHARS"],
-        holds=standing_holds(home.id, now),
+        holds=availability.standing(availability.standing_holds([home.id]).get(home.id, []), now),
         released=request.args.get("released", "") if request.method == "GET" else "",
-    )
-
-
-def standing_holds(home_id: int, now: datetime) -> list[Hold]:
-    """The home's holds still counting at `now` (one past its `until` counts no more, even before the clock ends it)."""
-    return list(
-        session.scalars(
-            select(Hold).where(Hold.home_id == home_id, Hold.ended_at.is_(None), Hold.until > now).order_by(Hold.until)
-        )
     )
 
 
