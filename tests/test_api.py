@@ -347,51 +347,62 @@ def hospital():
     return found.id
 
 
-def test_a_hospitals_system_holds_a_bed_lists_it_and_releases_it(client, homes, hub, hospital):
+@pytest.fixture
+def ward(hospital):
+    """A hospital's discharge system: its token holds beds for that hospital."""
+    return bearer(create_token("Treliske discharge system", Role.COORDINATOR, hospital_id=hospital))
+
+
+@pytest.fixture
+def admin():
+    return bearer(create_token("Operations desk", Role.ADMIN))
+
+
+def test_a_hospitals_system_holds_a_bed_lists_it_and_releases_it(client, homes, ward, hospital):
     west, east = homes
     record(west, NUR=1, RES=0)
     placed = client.post(f"/api/v1/homes/{west.id}/holds", json={"kind": "NUR", "hours": 2, "hospital_id": hospital},
-                         headers=hub)  # fmt: skip
+                         headers=ward)  # fmt: skip
     assert placed.status_code == 201, placed.json
     assert (placed.json["kind"], placed.json["hospital"], placed.json["ended_at"]) == ("NUR", "Royal Cornwall Hospital",
                                                                                       None)  # fmt: skip
     hold_id = placed.json["id"]
     row = session.get(Update, placed.json["seq"])
-    assert (row.channel, row.actor, row.hold_id) == (Channel.API, "API token 'Treliske hub system'", hold_id)
-    listed = client.get(f"/api/v1/holds?home={west.id}", headers=hub).json["holds"]
+    assert (row.channel, row.actor, row.hold_id) == (Channel.API, "API token 'Treliske discharge system'", hold_id)
+    listed = client.get(f"/api/v1/holds?home={west.id}", headers=ward).json["holds"]
     assert [h["id"] for h in listed] == [hold_id]
-    assert client.get(f"/api/v1/holds?home={east.id}", headers=hub).json["holds"] == []
-    nur = next(k for k in client.get(f"/api/v1/homes/{west.id}", headers=hub).json["kinds"] if k["code"] == "NUR")
+    assert client.get(f"/api/v1/holds?home={east.id}", headers=ward).json["holds"] == []
+    nur = next(k for k in client.get(f"/api/v1/homes/{west.id}", headers=ward).json["kinds"] if k["code"] == "NUR")
     assert (nur["held"], nur["countable"]) == (1, 0)
     # The last bed is held: a second hold is refused with the write path's words.
-    again = client.post(f"/api/v1/homes/{west.id}/holds", json={"kind": "NUR", "hospital_id": hospital}, headers=hub)
+    again = client.post(f"/api/v1/homes/{west.id}/holds", json={"kind": "NUR", "hospital_id": hospital}, headers=ward)
     assert again.status_code == 409 and again.mimetype == PROBLEM
     assert again.json["detail"] == "Chy Lowen has no nursing bed left to hold."
-    released = client.post(f"/api/v1/holds/{hold_id}/release", headers=hub)
+    released = client.post(f"/api/v1/holds/{hold_id}/release", headers=ward)
     assert (released.status_code, released.json["ended_how"]) == (200, "released")
-    assert client.get("/api/v1/holds", headers=hub).json["holds"] == []
-    twice = client.post(f"/api/v1/holds/{hold_id}/release", headers=hub)
+    assert client.get("/api/v1/holds", headers=ward).json["holds"] == []
+    twice = client.post(f"/api/v1/holds/{hold_id}/release", headers=ward)
     assert (twice.status_code, twice.json["detail"]) == (409, "That hold has already ended (released).")
 
 
-def test_admitting_through_the_api_ends_the_hold_and_counts_one_fewer_bed(client, homes, hub, hospital):
+def test_admitting_through_the_api_ends_the_hold_and_counts_one_fewer_bed(client, homes, ward, hospital):
     west, _ = homes
     record(west, NUR=2, RES=0)
     hold_id = client.post(f"/api/v1/homes/{west.id}/holds", json={"kind": "NUR", "hospital_id": hospital},
-                          headers=hub).json["id"]  # fmt: skip
-    admitted = client.post(f"/api/v1/holds/{hold_id}/admit", headers=hub)
+                          headers=ward).json["id"]  # fmt: skip
+    admitted = client.post(f"/api/v1/holds/{hold_id}/admit", headers=ward)
     assert (admitted.status_code, admitted.json["ended_how"]) == (200, "admitted")
     assert session.get(Update, admitted.json["seq"]).state["kinds"]["NUR"]["available"] == 1
 
 
-def test_a_homes_token_sees_and_releases_only_its_own_holds_and_cannot_hold_or_admit(client, homes, hub, hospital):
+def test_a_homes_token_sees_and_releases_only_its_own_holds_and_cannot_hold_or_admit(client, homes, ward, hospital):
     west, east = homes
     record(west, NUR=1, RES=0)
     record(east, RES=1)
     west_hold = client.post(f"/api/v1/homes/{west.id}/holds", json={"kind": "NUR", "hospital_id": hospital},
-                            headers=hub).json["id"]  # fmt: skip
+                            headers=ward).json["id"]  # fmt: skip
     east_hold = client.post(f"/api/v1/homes/{east.id}/holds", json={"kind": "RES", "hospital_id": hospital},
-                            headers=hub).json["id"]  # fmt: skip
+                            headers=ward).json["id"]  # fmt: skip
     mine = bearer(create_token("Trevose House system", Role.COORDINATOR, home_id=east.id))
     assert [h["id"] for h in client.get("/api/v1/holds", headers=mine).json["holds"]] == [east_hold]
     assert client.post(f"/api/v1/holds/{west_hold}/release", headers=mine).status_code == 404
@@ -415,21 +426,89 @@ def test_a_homes_token_sees_and_releases_only_its_own_holds_and_cannot_hold_or_a
         ({"kind": "NUR", "hospital_id": 999}, 409, "Choose the hospital the bed is held for."),
     ],
 )
-def test_a_bad_hold_request_is_refused_and_holds_nothing(client, homes, hub, hospital, body, status, detail):
+def test_a_bad_hold_request_is_refused_and_holds_nothing(client, homes, admin, hospital, body, status, detail):
     west, _ = homes
     record(west, NUR=1, RES=0)
     body = {**body, "hospital_id": hospital} if body.get("hospital_id") == 1 else body
-    refused = client.post(f"/api/v1/homes/{west.id}/holds", json=body, headers=hub)
+    refused = client.post(f"/api/v1/homes/{west.id}/holds", json=body, headers=admin)
     assert (refused.status_code, refused.mimetype) == (status, PROBLEM)
     assert detail in refused.json["detail"]
     assert session.scalars(select(Hold)).all() == []
 
 
-def test_an_unknown_hold_is_404(client, homes, hub):
+def test_an_unknown_hold_is_404(client, homes, ward):
     for verb in ("release", "admit"):
-        missing = client.post(f"/api/v1/holds/424242/{verb}", headers=hub)
+        missing = client.post(f"/api/v1/holds/424242/{verb}", headers=ward)
         assert (missing.status_code, missing.mimetype, missing.json["detail"]) == (
             404,
             PROBLEM,
             "There is no hold 424242.",
         )
+
+
+@pytest.fixture
+def other_hospital():
+    from tracker.models import Hospital
+
+    found = Hospital(name="Derriford Hospital", site="Plymouth", latitude=50.42, longitude=-4.11)
+    session.add(found)
+    session.commit()
+    return found.id
+
+
+def test_a_hospitals_token_holds_for_its_own_hospital_only(client, homes, ward, hospital, other_hospital):
+    west, _ = homes
+    record(west, NUR=2, RES=0)
+    refused = client.post(f"/api/v1/homes/{west.id}/holds", json={"kind": "NUR", "hospital_id": other_hospital},
+                          headers=ward)  # fmt: skip
+    assert (refused.status_code, refused.mimetype) == (403, PROBLEM)
+    assert refused.json["detail"] == (
+        f"This token holds beds for Royal Cornwall Hospital only (hospital_id {hospital}): "
+        "leave hospital_id out, or send its own."
+    )
+    assert session.scalars(select(Hold)).all() == []
+    placed = client.post(f"/api/v1/homes/{west.id}/holds", json={"kind": "NUR"}, headers=ward)  # no hospital_id
+    assert (placed.status_code, placed.json["hospital_id"]) == (201, hospital)
+
+
+def test_a_hospitals_token_sees_and_ends_only_its_own_hospitals_holds(
+    client, homes, ward, admin, hospital, other_hospital
+):
+    west, east = homes
+    record(west, NUR=2, RES=0)
+    record(east, RES=1)
+    theirs = client.post(f"/api/v1/homes/{west.id}/holds", json={"kind": "NUR", "hospital_id": other_hospital},
+                         headers=admin).json["id"]  # fmt: skip
+    ours = client.post(f"/api/v1/homes/{east.id}/holds", json={"kind": "RES"}, headers=ward).json["id"]
+    assert [h["id"] for h in client.get("/api/v1/holds", headers=ward).json["holds"]] == [ours]
+    assert client.get(f"/api/v1/holds?home={west.id}", headers=ward).json["holds"] == []
+    for verb in ("release", "admit"):  # another hospital's hold is answered as one that does not exist
+        missing = client.post(f"/api/v1/holds/{theirs}/{verb}", headers=ward)
+        assert (missing.status_code, missing.mimetype, missing.json["detail"]) == (
+            404,
+            PROBLEM,
+            f"There is no hold {theirs}.",
+        )
+    assert session.get(Hold, theirs).ended_at is None
+    # An admin token sees and ends every hospital's.
+    assert {h["id"] for h in client.get("/api/v1/holds", headers=admin).json["holds"]} == {ours, theirs}
+    assert client.post(f"/api/v1/holds/{theirs}/release", headers=admin).status_code == 200
+    assert client.post(f"/api/v1/holds/{ours}/admit", headers=ward).status_code == 200
+
+
+def test_a_coordinator_token_without_a_hospital_can_no_longer_hold_or_end_holds(client, homes, hub, admin, hospital):
+    west, _ = homes
+    record(west, NUR=1, RES=0)
+    hold_id = client.post(f"/api/v1/homes/{west.id}/holds", json={"kind": "NUR", "hospital_id": hospital},
+                          headers=admin).json["id"]  # fmt: skip
+    answers = [
+        client.post(f"/api/v1/homes/{west.id}/holds", json={"kind": "NUR", "hospital_id": hospital}, headers=hub),
+        client.post(f"/api/v1/holds/{hold_id}/release", headers=hub),
+        client.post(f"/api/v1/holds/{hold_id}/admit", headers=hub),
+    ]
+    for refused in answers:
+        assert (refused.status_code, refused.mimetype) == (403, PROBLEM)
+        assert refused.json["detail"].startswith("This token belongs to no hospital, so it cannot hold beds")
+        assert "--hospital" in refused.json["detail"]
+    assert session.get(Hold, hold_id).ended_at is None
+    assert [h["id"] for h in client.get("/api/v1/holds", headers=hub).json["holds"]] == [hold_id]  # it still reads

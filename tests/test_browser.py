@@ -548,7 +548,8 @@ def test_a_coordinator_holds_a_bed_with_the_board_s_button_and_ends_it_by_admiss
     box = hold.bounding_box()
     assert box["width"] >= 24 and box["height"] >= 24
     hold.click()
-    expect(used.locator(".hold-confirm")).to_contain_text("Hold 1 NUR bed for 4 h?")
+    expect(used.locator(".hold-question")).to_contain_text("Hold 1 NUR bed for ")
+    expect(used.locator(".hold-question option:checked")).to_have_text("4 hours")  # HOLD_DEFAULT
     used.get_by_role("button", name="Cancel").click()  # asking again is not holding
     expect(used.locator(".hold-confirm")).to_have_count(0)
     expect(hold).to_be_focused()
@@ -577,6 +578,59 @@ def test_a_coordinator_holds_a_bed_with_the_board_s_button_and_ends_it_by_admiss
     seen.get_by_role("button", name=re.compile(r"^Release the nursing bed held at Polwithen Nursing Home")).click()
     expect(used.locator("[data-kind=NUR]")).to_have_text("NUR 1/30")
     expect(used.locator(".held")).to_have_count(0)
+
+
+def test_an_admin_chooses_the_hospital_and_how_long_to_hold_a_bed_on_a_phone(server, browser):
+    from .test_public_browser import SMALL_TARGETS, axe_violations  # here: that module imports this one
+
+    home = home_id(server, "Polwithen Nursing Home")
+    with server.app.app_context():
+        session.add(Hospital(name="Royal Cornwall Hospital", latitude=50.27, longitude=-5.09))
+        admin = User(email="ade@example.nhs.uk", name="Ade", password_hash=hash_password(PASSWORD), role=Role.ADMIN)
+        session.add(admin)
+        record_update(home, Change(counts={"NUR": 2, "RES": 1}), channel=Channel.SMS, actor="t")
+        session.commit()
+        session.remove()
+    board = browser.new_page(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+    board.goto(server.base + "/login")
+    board.fill("#email", "ade@example.nhs.uk")
+    board.fill("#password", PASSWORD)
+    board.click("button[type=submit]")
+    board.wait_for_url(server.base + "/board")
+    row = board.locator("tr[data-home-id]", has_text="Polwithen Nursing Home")
+    chooser = board.get_by_label("Hold beds for")
+    expect(chooser).to_have_value("")  # an admin has no hospital of their own
+
+    # Hold with no hospital chosen: told to choose one, taken to the chooser, nothing asked or held.
+    row.get_by_role("button", name="Hold one nursing bed at Polwithen Nursing Home").click()
+    expect(board.locator("#hold-hospital-error")).to_have_text("Choose a hospital here, then press Hold again.")
+    expect(row.locator(".hold-error")).to_contain_text("Choose the hospital to hold this bed for first")
+    expect(chooser).to_be_focused()
+    expect(row.locator(".hold-confirm")).to_have_count(0)
+
+    chooser.select_option(label="Royal Cornwall Hospital")
+    expect(board.locator("#hold-hospital-error")).to_be_hidden()
+    row.get_by_role("button", name="Hold one nursing bed at Polwithen Nursing Home").click()
+    expect(row.locator(".hold-question")).to_contain_text("Hold 1 NUR bed for Royal Cornwall Hospital for ")
+    hours = row.get_by_label("How long to hold the nursing bed at Polwithen Nursing Home")
+    expect(hours.locator("option")).to_have_text(["2 hours", "4 hours", "8 hours", "12 hours", "24 hours"])
+    expect(hours.locator("option:checked")).to_have_text("4 hours")
+    hours.select_option(label="8 hours")
+    # The open confirmation fits the phone, and the page passes WCAG 2.2 AA with it (and the chooser) shown.
+    assert board.evaluate("document.documentElement.scrollWidth") <= 360
+    assert axe_violations(board) + board.evaluate(SMALL_TARGETS) == []
+    row.get_by_role("button", name="Yes, hold one nursing bed at Polwithen Nursing Home").click()
+
+    expect(row.locator("[data-kind=NUR]")).to_have_text("NUR 1/30")
+    expect(row.locator(".held")).to_have_text(re.compile(r"^1 NUR held for Royal Cornwall Hospital until \d\d:\d\d$"))
+    with server.app.app_context():
+        hold = session.scalars(select(Hold)).one()
+        assert hold.hospital.name == "Royal Cornwall Hospital"
+        assert timedelta(hours=8) - timedelta(seconds=5) < hold.until - hold.created_at <= timedelta(hours=8)
+        session.remove()
+    board.reload()  # the choice is remembered on this browser
+    expect(board.get_by_label("Hold beds for")).to_have_value(re.compile(r"^\d+$"))
+    expect(board.locator("#hold-hospital option:checked")).to_have_text("Royal Cornwall Hospital")
 
 
 def test_a_hold_the_server_refuses_says_why_in_the_home_s_row(server, browser):

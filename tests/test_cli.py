@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import time_machine
 from sqlalchemy import select
 
@@ -153,6 +154,35 @@ def test_a_token_for_one_home_is_created_by_the_homes_id(runner, make_home):
     assert session.scalars(select(ApiToken)).one().home_id == home.id
 
 
+def test_a_token_for_a_hospital_is_created_by_the_hospitals_id_or_exact_name(runner, coordinator):
+    hospital = coordinator.hospital_id
+    by_id = runner.invoke(args=["tokens", "create", "--role", "coordinator", "--name", "Ward A", "--hospital", "1"])
+    assert by_id.exit_code == 0 and "holding for West Cornwall Hospital" in by_id.output
+    by_name = runner.invoke(
+        args=["tokens", "create", "--role", "coordinator", "--name", "Ward B", "--hospital", "West Cornwall Hospital"]
+    )
+    assert by_name.exit_code == 0, by_name.output
+    assert session.scalars(select(ApiToken.hospital_id)).all() == [hospital, hospital]
+    listed = runner.invoke(args=["tokens", "list"]).output.splitlines()
+    assert all("hospital: West Cornwall Hospital" in line for line in listed) and len(listed) == 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--role", "coordinator", "--hospital", "West Cornwall"], "No hospital has id or name 'West Cornwall'"),
+        (["--role", "coordinator", "--hospital", "9"], "No hospital has id or name '9'"),
+        (["--role", "coordinator", "--hospital", "1", "--home", "1"], "--home or --hospital, not both"),
+        (["--role", "admin", "--hospital", "1"], "--hospital is for coordinator tokens"),
+    ],
+)
+def test_tokens_create_refuses_a_hospital_it_cannot_tie_the_token_to(runner, coordinator, make_home, extra, message):
+    make_home()
+    result = runner.invoke(args=["tokens", "create", "--name", "x", *extra])
+    assert result.exit_code != 0 and message in result.output
+    assert session.scalars(select(ApiToken)).all() == []
+
+
 # ---- users and tokens --------------------------------------------------------------------------
 
 
@@ -218,6 +248,7 @@ def test_tokens_list_shows_each_token_and_its_last_use_never_the_secret(runner, 
     output = runner.invoke(args=["tokens", "list"]).output
     first, second = output.splitlines()
     assert "Spare system" in first and "admin" in first and "home: all" in first and "last used never" in first
+    assert "hospital: -" in first
     assert "Home system" in second and "home: Trelawney House" in second and "last used 2026-11-24 10:00" in second
     hashes = session.scalars(select(ApiToken.token_hash)).all()
     assert not any(secret in output for secret in [quiet, used, quiet[4:12], used[4:12], *hashes])

@@ -11,12 +11,14 @@ import time_machine
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from tests.conftest import PASSWORD
 from tests.test_concurrency import run_concurrently
 from tracker import scheduler
+from tracker.auth import hash_password
 from tracker.availability import countable, held
 from tracker.db import session
 from tracker.managers import links
-from tracker.models import AuditEvent, CareHome, Channel, Hold, HoldEnd, Hospital, Update
+from tracker.models import AuditEvent, CareHome, Channel, Hold, HoldEnd, Hospital, Role, Update, User
 from tracker.vacancies import Change, HoldRequest, UpdateRejected, record_update
 
 T0 = datetime(2031, 5, 6, 9, 0, tzinfo=UTC)
@@ -204,17 +206,45 @@ def test_a_hold_names_its_hospital_by_id_too_in_events_and_snapshots(app, home, 
     assert (in_event["hospital_id"], in_event["hospital"]) == (hospital.id, "Royal Cornwall")
 
 
+def board_data(client) -> dict:
+    page = client.get("/board").get_data(as_text=True)
+    return json.loads(re.search(r'<script id="board-data" type="application/json">(.*?)</script>', page).group(1))
+
+
+@pytest.fixture
+def admin(client):
+    """An administrator signed in: no hospital of their own."""
+    session.add(User(email="admin@example.nhs.uk", name="Ade", password_hash=hash_password(PASSWORD), role=Role.ADMIN))
+    session.commit()
+    assert client.post("/login", data={"email": "admin@example.nhs.uk", "password": PASSWORD}).status_code == 302
+    return client
+
+
 def test_the_board_page_tells_the_hold_buttons_whose_beds_they_hold_and_for_how_long(app, signed_in, coordinator):
     app.config["HOLD_DEFAULT"] = timedelta(hours=2, minutes=30)
-    page = signed_in.get("/board").get_data(as_text=True)
-    data = json.loads(re.search(r'<script id="board-data" type="application/json">(.*?)</script>', page).group(1))
+    app.config["HOLD_MAX"] = timedelta(hours=12)
+    data = board_data(signed_in)
     assert data["holds"] == {
         "admin": False,
         "may_place": True,
         "hospital": "West Cornwall Hospital",
         "default_minutes": 150,
+        "hours": [2, 4, 8, 12],  # the durations offered, none past HOLD_MAX
     }
     assert data["own_hospital_id"] == coordinator.hospital_id
+    assert 'id="hold-hospital"' not in signed_in.get("/board").get_data(as_text=True)  # a coordinator's is fixed
+
+
+def test_an_admins_board_offers_every_hospital_to_hold_for(app, admin, hospital):
+    data = board_data(admin)
+    assert (data["holds"]["admin"], data["holds"]["may_place"], data["own_hospital_id"]) == (True, True, None)
+    page = admin.get("/board").get_data(as_text=True)
+    chooser = re.search(r'<select id="hold-hospital".*?</select>', page, re.S).group(0)
+    assert re.findall(r'<option value="(\d*)">([^<]*)</option>', chooser) == [
+        ("", "Choose a hospital…"),
+        (str(hospital.id), "Royal Cornwall"),
+    ]
+    assert '<label for="hold-hospital">Hold beds for</label>' in page
 
 
 # ---- from the board -------------------------------------------------------------------------
@@ -238,6 +268,17 @@ def test_a_coordinator_cannot_end_another_hospitals_hold(app, signed_in, coordin
     refused = signed_in.post(f"/board/holds/{hold_id}/admit")
     assert (refused.status_code, refused.json["error"]) == (404, "There is no such hold for your hospital.")
     assert session.get(Hold, hold_id).ended_at is None
+
+
+def test_an_admin_holds_for_the_hospital_they_name_for_the_hours_they_choose(app, admin, home, hospital):
+    unnamed = admin.post("/board/holds", data={"home_id": home.id, "kind": "NUR", "hours": "8"})
+    assert (unnamed.status_code, unnamed.json["error"]) == (400, "Choose the hospital the bed is held for.")
+    chosen = {"home_id": home.id, "kind": "NUR", "hours": "8", "hospital_id": hospital.id}
+    placed = admin.post("/board/holds", data=chosen)
+    assert placed.status_code == 201, placed.json
+    stored = session.get(Hold, placed.json["hold"]["id"])
+    lasts = stored.until - stored.created_at  # both read the clock, which ticks on between them
+    assert stored.hospital_id == hospital.id and timedelta(hours=8) - timedelta(seconds=1) < lasts <= timedelta(hours=8)
 
 
 def test_holding_from_the_board_needs_a_sign_in_and_the_csrf_token(app, client, home):

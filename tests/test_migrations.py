@@ -182,3 +182,23 @@ _audit_table = sa.table(
     sa.column("at", sa.DateTime),
     sa.column("changes", sa.JSON),
 )
+
+
+def test_the_token_hospital_migration_keeps_every_token_with_no_hospital(empty_url):
+    command.upgrade(alembic(empty_url), "0011")
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as c:
+            c.execute(
+                sa.text(
+                    "INSERT INTO api_token (id, name, role, token_hash, created_at) "
+                    "VALUES (1, 'Treliske hub', 'coordinator', :hash, :at)"
+                ),
+                {"hash": "a" * 64, "at": datetime(2026, 11, 20, 9)},
+            )
+        command.upgrade(alembic(empty_url), "0013")
+        with engine.connect() as c:
+            rows = c.execute(sa.text("SELECT id, name, token_hash, hospital_id FROM api_token")).all()
+        assert [tuple(r) for r in rows] == [(1, "Treliske hub", "a" * 64, None)]
+    finally:
+        engine.dispose()

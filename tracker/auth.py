@@ -159,10 +159,19 @@ def _safe_next(target: str | None) -> str:
     return url_for("board.page")
 
 
-def create_token(name: str, role: Role, *, home_id: int | None = None) -> str:
+def create_token(name: str, role: Role, *, home_id: int | None = None, hospital_id: int | None = None) -> str:
     """Store a new token's hash and return the token, which is never shown again."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(name=name, role=role, token_hash=_digest(token), home_id=home_id, created_at=utcnow()))
+    session.add(
+        ApiToken(
+            name=name,
+            role=role,
+            token_hash=_digest(token),
+            home_id=home_id,
+            hospital_id=hospital_id,
+            created_at=utcnow(),
+        )
+    )
     session.commit()
     return token
 

@@ -24,7 +24,7 @@ from tracker.chasing import ladder
 from tracker.db import session
 from tracker.families import postcodes
 from tracker.managers import contacts, links
-from tracker.models import ApiToken, CareHome, Contact, Locality, Role, User, utcnow
+from tracker.models import ApiToken, CareHome, Contact, Hospital, Locality, Role, User, utcnow
 from tracker.phones import BadPhoneNumber, to_e164
 from tracker.timefmt import LONDON, duration
 
@@ -261,26 +261,52 @@ def list_contacts(home_ref: str | None):
 @click.option(
     "--home", "home_ref", help="Limit it to one care home (id or CQC location id): it sees and updates only that."
 )
-def create_token(role: str, name: str, home_ref: str | None):
+@click.option(
+    "--hospital",
+    "hospital_ref",
+    help="The hospital a coordinator token holds beds for (id or exact name): it holds and ends only that "
+    "hospital's holds. A coordinator token without one cannot hold beds.",
+)
+def create_token(role: str, name: str, home_ref: str | None, hospital_ref: str | None):
     """Create an API token. It is printed once, on the last line, and cannot be shown again."""
+    if hospital_ref and home_ref:
+        raise click.ClickException("--home or --hospital, not both: a token speaks for one care home or one hospital.")
+    if hospital_ref and role == Role.ADMIN.value:
+        raise click.ClickException(
+            "--hospital is for coordinator tokens: an admin token names the hospital it holds for in each request."
+        )
     home = find_home(home_ref) if home_ref else None
-    token = auth.create_token(name, Role(role), home_id=home.id if home else None)
-    scope = f", for {home.name} only" if home else ""
+    hospital = find_hospital(hospital_ref) if hospital_ref else None
+    token = auth.create_token(
+        name, Role(role), home_id=home.id if home else None, hospital_id=hospital.id if hospital else None
+    )
+    scope = f", for {home.name} only" if home else f", holding for {hospital.name}" if hospital else ""
     click.echo(f"Token for {name!r} ({role}{scope}). Store it now: only its hash is kept.", err=True)
     click.echo(token)
 
 
+def find_hospital(ref: str) -> Hospital:
+    """HOSPITAL is the tracker's id or the hospital's exact name."""
+    hospital = session.get(Hospital, int(ref)) if ref.isdecimal() and len(ref) < 10 else None
+    hospital = hospital or session.scalars(select(Hospital).where(Hospital.name == ref.strip())).one_or_none()
+    if hospital is None:
+        raise click.ClickException(f"No hospital has id or name {ref!r}. Admin pages list them at /admin/places.")
+    return hospital
+
+
 @tokens_cli.command("list")
 def list_tokens():
-    """Print every token: id, name, role, home, created, last used (never the token itself)."""
+    """Print every token: id, name, role, home, hospital, created, last used (never the token itself)."""
     rows = session.execute(
         select(ApiToken, CareHome.name).outerjoin(CareHome, ApiToken.home_id == CareHome.id).order_by(ApiToken.id)
     )
     for token, home_name in rows:
         state = f"REVOKED {_when(token.revoked_at)}" if token.revoked_at else "active"
+        hospital = token.hospital.name if token.hospital else "-"
         click.echo(
             f"{token.id:>4}  {token.name:<32} {token.role.value:<12} home: {home_name or 'all':<24} "
-            f"created {_when(token.created_at)}  last used {_when(token.last_used_at)}  {state}"
+            f"hospital: {hospital:<24} created {_when(token.created_at)}  "
+            f"last used {_when(token.last_used_at)}  {state}"
         )
 
 

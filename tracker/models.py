@@ -446,9 +446,13 @@ class ApiToken(Base):
     role: Mapped[Role] = mapped_column(_enum(Role, 20))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     home_id: Mapped[int | None] = mapped_column(ForeignKey("care_home.id"))
+    # A hospital's system holds beds for that hospital only, and ends only its holds (docs/holds.md).
+    hospital_id: Mapped[int | None] = mapped_column(ForeignKey("hospital.id"))
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+    hospital: Mapped[Hospital | None] = relationship()
 
 
 class Contact(Base):

@@ -310,7 +310,7 @@ _HOLD_REFUSED = _problem(
 
 
 def _hold_paths(kind_code: dict) -> dict:
-    def end(verb: str, summary: str, forbidden: str | None = None) -> dict:
+    def end(verb: str, summary: str, forbidden: str) -> dict:
         return {
             "post": {
                 "operationId": f"{verb}Hold",
@@ -318,8 +318,11 @@ def _hold_paths(kind_code: dict) -> dict:
                 "parameters": [_HOLD_ID],
                 "responses": {
                     "200": _json("Hold", "Ended: the hold as it is now, with the update's `seq`."),
-                    **({"403": _problem(forbidden)} if forbidden else {}),
-                    "404": _problem("No such hold (or one at another home, for a home's token)."),
+                    "403": _problem(forbidden),
+                    "404": _problem(
+                        "No such hold, or one this token may not end (another home's, for a home's token; "
+                        "another hospital's, for a hospital's token)."
+                    ),
                     "409": _HOLD_REFUSED,
                     **_ERRORS,
                 },
@@ -329,14 +332,15 @@ def _hold_paths(kind_code: dict) -> dict:
     new_hold = {
         "type": "object",
         "additionalProperties": False,
-        "required": ["kind", "hospital_id"],
+        "required": ["kind"],
         "properties": {
             "kind": kind_code,
             "hospital_id": {
                 "type": "integer",
                 "minimum": 1,
                 "maximum": MAX_INT,
-                "description": "The hospital it is held for (a token has no hospital of its own).",
+                "description": "The hospital it is held for: required with an admin token; a hospital's "
+                "token holds for its own (leave it out, or send its own: another is 403).",
             },
             "hours": {
                 "type": "integer",
@@ -351,6 +355,7 @@ def _hold_paths(kind_code: dict) -> dict:
             "get": {
                 "operationId": "listHolds",
                 "summary": "The holds standing now, soonest to end first",
+                "description": "A hospital's token sees its own hospital's holds; a home's token its home's.",
                 "parameters": [_int_param("home", "query", "Only this home's holds.", minimum=1)],
                 "responses": {"200": _json("HoldsPage", "The standing holds."), **_ERRORS},
             }
@@ -365,16 +370,23 @@ def _hold_paths(kind_code: dict) -> dict:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": new_hold}}},
                 "responses": {
                     "201": _json("Hold", "Held, with the update's `seq`."),
-                    "403": _problem("A care home's token (it cannot hold beds), or a token for another home."),
+                    "403": _problem(
+                        "A care home's token (it cannot hold beds), a coordinator token made without a hospital "
+                        "(it cannot hold), or a hospital's token naming another hospital."
+                    ),
                     "404": _problem("No such home."),
                     "409": _HOLD_REFUSED,
                     **_ERRORS,
                 },
             }
         },
-        "/holds/{hold_id}/release": end("release", "Release a hold: the bed is free again"),
+        "/holds/{hold_id}/release": end(
+            "release", "Release a hold: the bed is free again", "A coordinator token made without a hospital."
+        ),
         "/holds/{hold_id}/admit": end(
-            "admit", "The person arrived: end the hold and count one fewer bed free", "A care home's token."
+            "admit",
+            "The person arrived: end the hold and count one fewer bed free",
+            "A care home's token, or a coordinator token made without a hospital.",
         ),
     }
 
@@ -391,7 +403,8 @@ def document(base_url: str = "", kinds: list[str] | tuple[str, ...] = ()) -> dic
             "description": (
                 "Care homes' vacancies by kind of care, how fresh they are, and a way to record an update. "
                 "Authenticate with `Authorization: Bearer <token>` (`flask --app tracker tokens create`). "
-                "A token made for one home (`--home`) sees and updates only that home. Errors are "
+                "A token made for one home (`--home`) sees and updates only that home; a coordinator token made "
+                "for a hospital (`--hospital`) holds beds for that hospital and ends only its holds. Errors are "
                 "`application/problem+json`. The live feed for boards is the Socket.IO namespace `/board` "
                 "(docs/board-events.md); `/updates` serves systems that poll instead."
             ),

@@ -74,15 +74,20 @@ def page():
     )
 
 
+HOLD_HOURS = (2, 4, 8, 12, 24)  # the durations the board's hold confirmation offers, up to HOLD_MAX
+
+
 def hold_config(own: Hospital | None) -> dict:
     """What the board's hold buttons need (docs/holds.md): who may hold for which hospital, and for how long."""
+    admin = current_user.role is Role.ADMIN
+    longest = current_app.config["HOLD_MAX"].total_seconds() / 3600
     return {
-        "admin": current_user.role is Role.ADMIN,
-        # The board holds for the viewer's own hospital (an admin's too, when they have one); it
-        # does not yet ask an admin without a hospital which one to hold for.
-        "may_place": own is not None,
+        "admin": admin,
+        # A coordinator holds for their own hospital; an admin for the one chosen on the board.
+        "may_place": admin or own is not None,
         "hospital": own.name if own else None,
         "default_minutes": int(current_app.config["HOLD_DEFAULT"].total_seconds() // 60),
+        "hours": [hours for hours in HOLD_HOURS if hours <= longest],
     }
 
 

@@ -405,6 +405,7 @@
   var holdConfig = config.holds || {};
   var holdStatusEl = document.getElementById("hold-status");
   var asking = null;            // "home:kind" whose Hold is asking for confirmation
+  var askingHours = "";         // the duration chosen in that confirmation: "" is HOLD_DEFAULT
   var inFlight = new Set();     // keys of the buttons whose request has not been answered yet
   var holdErrors = new Map();   // home id -> the server's refusal, shown in that home's row
   function kindName(code) {
@@ -414,6 +415,18 @@
   function duration(minutes) {
     if (minutes % 60 === 0) return minutes / 60 + " h";
     return (minutes > 60 ? Math.floor(minutes / 60) + " h " : "") + (minutes % 60) + " min";
+  }
+  function hoursText(minutes) {
+    if (minutes % 60) return duration(minutes);
+    return minutes / 60 + (minutes === 60 ? " hour" : " hours");
+  }
+  // The durations offered: HOLD_DEFAULT (sent as no `hours`) and the config's whole hours, shortest first.
+  function durationChoices() {
+    var choices = [{ value: "", minutes: holdConfig.default_minutes }];
+    (holdConfig.hours || []).forEach(function (h) {
+      if (h * 60 !== holdConfig.default_minutes) choices.push({ value: String(h), minutes: h * 60 });
+    });
+    return choices.sort(function (a, b) { return a.minutes - b.minutes; });
   }
   function mayEnd(hold) { return holdConfig.admin || (hold.hospital_id != null && hold.hospital_id === config.own_hospital_id); }
   // aria-disabled rather than disabled while in flight: the button keeps the keyboard's focus.
@@ -428,8 +441,21 @@
   function holdControls(home, code) {  // beside a chip with countable beds
     var key = home.id + ":" + code, bed = kindName(code) + " bed at " + home.name;
     if (asking !== key) return holdButton("Hold", "ask", key, home, "Hold one " + bed);
-    var box = el("span", "hold-confirm");
-    box.appendChild(el("span", null, "Hold 1 " + code + " bed for " + duration(holdConfig.default_minutes) + "?"));
+    var box = el("span", "hold-confirm"), question = el("span", "hold-question");
+    var forWhom = holdConfig.admin && chosenHospital() ? " for " + chosenHospital().name : "";
+    question.appendChild(document.createTextNode("Hold 1 " + code + " bed" + forWhom + " for "));
+    var hours = el("select", "hold-hours");
+    hours.dataset.holdAct = "hours"; hours.dataset.key = key;
+    hours.setAttribute("aria-label", "How long to hold the " + bed);
+    durationChoices().forEach(function (c) {
+      var o = el("option", null, hoursText(c.minutes));
+      o.value = c.value;
+      hours.appendChild(o);
+    });
+    hours.value = askingHours;
+    question.appendChild(hours);
+    question.appendChild(document.createTextNode("?"));
+    box.appendChild(question);
     box.appendChild(holdButton("Yes", "place", key, home, "Yes, hold one " + bed));
     box.appendChild(holdButton("Cancel", "cancel", key, home));
     return box;
@@ -451,10 +477,17 @@
     var b = e.target.closest("[data-hold-act]");
     if (!b || b.getAttribute("aria-disabled") === "true") return;
     var act = b.dataset.holdAct, key = b.dataset.key, home = Number(b.dataset.home);
-    if (act === "ask") { asking = key; holdErrors.delete(home); render(); focusHold("place", key); }
+    if (act === "hours") return;  // its own "change" below
+    if (act === "ask") {
+      if (!hospitalChosen(home)) return;
+      asking = key; askingHours = ""; holdErrors.delete(home); render(); focusHold("place", key);
+    }
     else if (act === "cancel") { asking = null; render(); focusHold("ask", key); }
     else if (act === "place") placeHold(key, home);
     else send(key, home, "/board/holds/" + key.split(":")[1] + "/" + act, {});
+  });
+  rowsEl.addEventListener("change", function (e) {
+    if (e.target.dataset.holdAct === "hours") askingHours = e.target.value;
   });
   function focusHold(act, key) {
     var b = rowsEl.querySelector('[data-hold-act="' + act + '"][data-key="' + key + '"]');
@@ -463,7 +496,11 @@
   }
   function placeHold(key, home) {
     var fields = { home_id: home, kind: key.split(":")[1] };
-    if (holdConfig.admin) fields.hospital_id = config.own_hospital_id;  // an admin names the hospital
+    if (holdConfig.admin) {  // an admin names the hospital
+      if (!hospitalChosen(home)) return;
+      fields.hospital_id = chosenHospital().id;
+    }
+    if (askingHours) fields.hours = askingHours;
     send(key, home, "/board/holds", fields, function () { if (asking === key) asking = null; });
   }
   function send(key, home, url, fields, done) {
@@ -481,6 +518,40 @@
     }, function () {
       refuse(home, "No answer from the server: check the board before trying again.");
     }).then(function () { inFlight.delete(key); render(); });
+  }
+  // An administrator holds for the hospital chosen in "Hold beds for" (remembered on this browser);
+  // one with a hospital of their own starts with it.
+  var hospitalSelect = document.getElementById("hold-hospital");
+  var hospitalError = document.getElementById("hold-hospital-error");
+  var HOSPITAL_KEY = "board.holdHospital";
+  function remembered() {
+    try { return localStorage.getItem(HOSPITAL_KEY); } catch (e) { return null; }  // storage may be off
+  }
+  if (hospitalSelect) {
+    var start = remembered() || (config.own_hospital_id ? String(config.own_hospital_id) : "");
+    hospitalSelect.value = start;
+    if (hospitalSelect.value !== start) hospitalSelect.value = "";  // a hospital since removed
+    hospitalSelect.addEventListener("change", function () {
+      try { localStorage.setItem(HOSPITAL_KEY, hospitalSelect.value); } catch (e) { /* kept for this page only */ }
+      hospitalError.hidden = true; hospitalError.textContent = "";
+      hospitalSelect.removeAttribute("aria-invalid");
+      queueRender();  // an open confirmation names the hospital
+    });
+  }
+  function chosenHospital() {
+    var o = hospitalSelect && hospitalSelect.selectedOptions[0];
+    return o && o.value ? { id: o.value, name: o.textContent } : null;
+  }
+  function hospitalChosen(home) {
+    if (!holdConfig.admin || chosenHospital()) return true;
+    asking = null;
+    refuse(home, "Choose the hospital to hold this bed for first, in “Hold beds for” above the table.");
+    hospitalError.textContent = "Choose a hospital here, then press Hold again.";
+    hospitalError.hidden = false;
+    hospitalSelect.setAttribute("aria-invalid", "true");
+    render();
+    hospitalSelect.focus();
+    return false;
   }
   function refuse(home, message) {
     holdErrors.set(home, message);
