@@ -6,7 +6,7 @@ schemathesis generate requests from it against the running app and check every a
 
 from __future__ import annotations
 
-from tracker.models import Channel
+from tracker.models import HISTORY_WHAT, Channel
 
 CHANNELS = [c.value for c in Channel]
 _NULLABLE_STRING = {"type": "string", "nullable": True}
@@ -138,7 +138,19 @@ _SCHEMAS = {
     },
     "Update": {
         "type": "object",
-        "required": ["seq", "home_id", "region_id", "recorded_at", "channel", "actor", "changed", "state"],
+        "required": [
+            "seq",
+            "home_id",
+            "region_id",
+            "recorded_at",
+            "channel",
+            "actor",
+            "changed",
+            "what",
+            "hold_id",
+            "answer_id",
+            "state",
+        ],  # fmt: skip
         "properties": {
             "seq": {"type": "integer", "description": "Numbered across all homes, visible in this order."},
             "home_id": {"type": "integer"},
@@ -149,7 +161,19 @@ _SCHEMAS = {
                 "type": "string",
                 "description": 'How it came, naming no one ("text message from a contact"): never a name or number.',
             },
-            "changed": {"type": "boolean", "description": 'false: a "no change" confirmation.'},
+            "changed": {
+                "type": "boolean",
+                "description": 'Whether the home\'s state changed; false with `what` "no change": a confirmation.',
+            },
+            "what": {
+                "type": "string",
+                "enum": list(HISTORY_WHAT),
+                "description": '"update" or "no change": the home confirmed its numbers. "hold": a hold placed or '
+                'ended (`hold_id`); "answer": the home answered a bed request (`answer_id`). Neither of these '
+                "confirms the numbers: `state.confirmed_at` says when the home last did.",
+            },
+            "hold_id": {"type": "integer", "nullable": True, "description": "The hold this row placed or ended."},
+            "answer_id": {"type": "integer", "nullable": True, "description": "The home's answer this row records."},
             "state": {"type": "object", "description": "The home's state after the update, as boards are sent it."},
         },
     },
