@@ -11,7 +11,9 @@ from sqlalchemy import select
 from tracker.auth import create_token
 from tracker.db import session
 from tracker.models import ApiToken, Channel, Hold, Role, Update, utcnow
-from tracker.vacancies import Change, record_update
+from tracker.vacancies import Change, HoldRequest, record_update
+
+from .test_request_api import a_home_to_ask, answer, ask
 
 PROBLEM = "application/problem+json"
 JSON = "application/json"
@@ -516,3 +518,27 @@ def test_a_coordinator_token_without_a_hospital_can_no_longer_hold_or_end_holds(
         assert "--hospital" in refused.json["detail"]
     assert session.get(Hold, hold_id).ended_at is None
     assert [h["id"] for h in client.get("/api/v1/holds", headers=hub).json["holds"]] == [hold_id]  # it still reads
+
+
+# ---- what each history row is ------------------------------------------------------------------
+
+
+def test_history_and_the_stream_say_which_rows_are_holds_and_answers_not_confirmations(client, make_home, ward,
+                                                                                        hospital):  # fmt: skip
+    now = utcnow()
+    west = a_home_to_ask(make_home, now=now)  # one nursing bed, and a mobile to text
+    record(west, at=now)  # "no change"
+    request = ask(hospital, [west], now=now)
+    answered = answer(request, west, "yes", now=now)
+    held = record_update(west.id, Change(hold=HoldRequest("NUR", hospital)), channel=Channel.API, actor="t", now=now)
+    rows = client.get(f"/api/v1/homes/{west.id}/history", headers=ward).json["updates"]
+    assert [(r["what"], r["changed"], r["hold_id"], r["answer_id"]) for r in rows] == [
+        ("update", True, None, None),
+        ("no change", False, None, None),
+        ("answer", False, None, answered.answer_id),
+        ("hold", True, held.hold_id, None),
+    ]
+    # The answer's state still says when the home last confirmed: the "no change" before it.
+    assert rows[2]["state"]["confirmed_at"] == rows[1]["recorded_at"]
+    stream = client.get("/api/v1/updates", headers=ward).json["updates"]
+    assert [r["what"] for r in stream] == ["update", "no change", "answer", "hold"]

@@ -12,25 +12,31 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from tracker import scheduler
+from tracker import bed_requests, scheduler
 from tracker.admin import privacy
 from tracker.auth import create_token
 from tracker.config import ConfigError, load
 from tracker.db import session
 from tracker.models import (
     AuditEvent,
+    BedRequest,
     CareHome,
+    Channel,
     Contact,
     InboundMessage,
     OutboundMessage,
     OutboundState,
+    RequestState,
     Role,
     SignIn,
     Update,
+    Verdict,
 )
 from tracker.outbox import queue
+from tracker.vacancies import Change, record_update
 
 from .signed import MANAGER, WEBHOOK_ENV, Call, text
+from .test_request_api import answer, ask
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 NAME = "Jo Smith"
@@ -198,3 +204,62 @@ def test_subject_access_finds_a_user_without_their_password_hash(runner, coordin
 def test_subject_access_refuses_what_is_neither_a_phone_nor_an_email(runner):
     result = runner.invoke(args=["subject-access", "12"])
     assert result.exit_code != 0 and "give a phone number or an e-mail address" in result.output
+
+
+# ---- bed requests: what people wrote goes, who answered what and when stays -----------------------
+
+
+def asked_home(home):
+    """`home`, with a nursing bed free now and its manager's contact id."""
+    record_update(home.id, Change(counts={"NUR": 1, "RES": 0}), channel=Channel.WEB, actor="t", now=NOW)
+    return session.scalars(select(Contact.id)).one()
+
+
+def closed_request(home, coordinator, contact_id, *, opened: datetime, needs: str, question: str):
+    record_update(home.id, Change(), channel=Channel.WEB, actor="t", now=opened)  # verified when asked
+    request = ask(coordinator.hospital_id, [home], now=opened, needs=needs)
+    answer(request, home, "question", question, now=opened, contact_id=contact_id)
+    bed_requests.reply(request.asked[0].id, "Yes, at night too", user_id=coordinator.id, now=opened)
+    answer(request, home, "yes", now=opened, contact_id=contact_id)
+    bed_requests.cancel(request.id, user_id=coordinator.id, now=opened + timedelta(hours=1))
+    return request.id
+
+
+def test_prune_blanks_the_words_of_requests_closed_past_the_retention_and_keeps_the_facts(app, home, coordinator):
+    contact_id = asked_home(home)
+    old = closed_request(home, coordinator, contact_id, opened=NOW - timedelta(days=31, hours=1), needs="hoist",
+                         question="Is a hoist needed?")  # fmt: skip
+    recent = closed_request(home, coordinator, contact_id, opened=NOW - timedelta(days=29, hours=1),
+                            needs="PEG feeding", question="Overnight too?")  # fmt: skip
+
+    assert privacy.prune(NOW) == privacy.Pruned(0, 0, 0, request_words=3)  # the needs, the question, the reply
+    session.expire_all()
+    kept = session.get(BedRequest, recent)
+    assert kept.needs == "PEG feeding"
+    assert [m.text for m in kept.asked[0].messages] == ["Overnight too?", "Yes, at night too", ""]
+    pruned = session.get(BedRequest, old)
+    assert (pruned.needs, pruned.state, pruned.asked[0].verdict) == ("", RequestState.CANCELLED, Verdict.YES)
+    assert [(m.text, m.from_home, m.verdict, m.contact_id, m.seq is not None) for m in pruned.asked[0].messages] == [
+        ("", True, Verdict.QUESTION, contact_id, True),
+        ("", False, None, None, False),
+        ("", True, Verdict.YES, contact_id, True),
+    ]
+    assert privacy.prune(NOW) == privacy.Pruned(0, 0, 0)  # a rerun finds nothing left to do
+
+
+def test_subject_access_for_a_phone_includes_its_answers_to_bed_requests(app, home, coordinator, runner):
+    contact_id = asked_home(home)
+    request = ask(coordinator.hospital_id, [home], now=NOW, needs="hoist")
+    answer(request, home, "question", "Is a hoist needed?", now=NOW, contact_id=contact_id)
+    answer(request, home, "yes", now=NOW, contact_id=contact_id)
+    result = runner.invoke(args=["subject-access", "07700 900123"])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.output)["request_answers"]
+    assert [(a["verdict"], a["text"], a["request_code"], a["home"]) for a in found] == [
+        ("question", "Is a hoist needed?", request.code, "Trelawney House"),
+        ("yes", "", request.code, "Trelawney House"),
+    ]
+    # The coordinator's reply is theirs, not the home's: it is found by the coordinator's e-mail.
+    bed_requests.reply(request.asked[0].id, "Yes, at night too", user_id=coordinator.id, now=NOW)
+    theirs = privacy.subject_access(coordinator.email)
+    assert [m["text"] for m in theirs["request_replies"]] == ["Yes, at night too"]

@@ -12,6 +12,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.healthcareservice import HealthcareService
 from fhir.resources.R4B.location import Location
 
+from tracker import bed_requests
 from tracker.api import fhir
 from tracker.auth import create_token
 from tracker.coordinators import csv_export, downloads
@@ -19,6 +20,8 @@ from tracker.db import session
 from tracker.models import Channel, Locality, Region, Role, utcnow
 from tracker.timefmt import LONDON
 from tracker.vacancies import Change, record_update
+
+from .test_request_api import a_home_to_ask, answer, ask
 
 
 def record(home, at=None, admissions=None, reason=None, note=None, **counts):
@@ -171,6 +174,27 @@ def test_history_is_every_update_in_the_range_in_uk_days(signed_in, homes, make_
     assert rows[0]["Recorded (UK time)"] == "2026-07-01 00:30 BST"
     assert rows[0]["How"] == "web form" and rows[0]["Changed"] == "yes" and rows[0]["Care home"] == "Ty Gwyn"
     assert rows[1]["Note"] == "'=cmd|' /C calc'!A0"
+
+
+def test_history_says_which_rows_are_holds_and_answers_to_bed_requests(signed_in, coordinator, make_home):
+    now = utcnow()
+    home = a_home_to_ask(make_home, now=now)
+    record(home, at=now)
+    request = ask(coordinator.hospital_id, [home], now=now, needs="hoist")
+    answer(request, home, "question", "Is a hoist needed at night?", now=now)
+    answer(request, home, "yes", now=now)
+    bed_requests.choose(request.id, home.id, user_id=coordinator.id, now=now)
+    day = f"{now.astimezone(LONDON):%d/%m/%Y}"
+    rows = read_csv(signed_in.get(f"/board/history.csv?from={day}&to={day}&home={home.id}"))
+    assert [(r["What"], r["Changed"]) for r in rows] == [
+        ("update", "yes"),
+        ("no change", "no change"),
+        ("answer to a bed request", "no"),
+        ("answer to a bed request", "no"),
+        ("hold placed or ended", "yes"),
+    ]
+    # Nothing a home or a coordinator wrote about the request reaches the history.
+    assert not [r for r in rows if "hoist" in str(r.values())]
 
 
 # 23:30 UTC in summer is 00:30 the next day in the UK, and the form's days are UK days.

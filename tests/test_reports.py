@@ -163,3 +163,22 @@ def test_a_bad_range_gets_400_with_a_plain_message(admin, history):
 )
 def test_reports_are_for_admins(signed_in, page):
     assert signed_in.get(page).status_code == 403
+
+
+def test_a_hold_on_a_vacancy_does_not_keep_it_verified_for_longer(app, make_home):
+    from tracker.models import Hospital
+    from tracker.vacancies import HoldRequest
+
+    home = make_home(name="Chy Lowen", offers={"NUR": 10})
+    hospital = Hospital(name="Royal Cornwall Hospital", site="Truro", latitude=50.27, longitude=-5.09)
+    session.add(hospital)
+    session.commit()
+    record(home, at(1, 9), NUR=2)
+    # Two days later a bed is held and released: neither is the home confirming its numbers.
+    held = record_update(home.id, Change(hold=HoldRequest("NUR", hospital.id)), channel=Channel.WEB, actor="board",
+                         now=at(3, 8))  # fmt: skip
+    record_update(home.id, Change(release_hold=held.hold_id), channel=Channel.WEB, actor="board", now=at(5, 8))
+    (vacancy,) = reports.vacancies(DAY1, DAY1 + timedelta(days=6), NOW, EXPIRE)
+    # Lapsed 72 h after the home's own update (day 4, 09:00), as the board stopped counting it, and
+    # the release on day 5 does not bring it back.
+    assert (vacancy.opened, vacancy.ended, vacancy.outcome) == (at(1, 9), at(4, 9), "lapsed")

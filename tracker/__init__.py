@@ -38,6 +38,7 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
     from tracker.admin import cqc_import_page, dashboard, invites, onboarding, reports_page  # noqa: F401
     from tracker.api import fhir, rest  # noqa: F401
     from tracker.api import holds as api_holds  # noqa: F401
+    from tracker.api import requests as api_requests  # noqa: F401
     from tracker.chasing import ladder
     from tracker.coordinators import board, downloads, holds  # noqa: F401
     from tracker.families import search_page

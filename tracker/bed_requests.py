@@ -159,7 +159,8 @@ def matching_homes(need: Need, now: datetime) -> list[Match]:
     return sorted(found, key=lambda m: (m.km is None, m.km or 0, m.home.name.casefold()))
 
 
-def open_request(need: Need, home_ids: list[int], *, user_id: int | None, now: datetime | None = None):
+def open_request(need: Need, home_ids: list[int], *, user_id: int | None, actor: str = COORDINATOR_ACTOR,
+                 now: datetime | None = None):  # fmt: skip
     """Ask the chosen homes that still match; returns (request, names of chosen homes no longer asked).
 
     The request, the homes asked, the audit row and every text are written in one transaction, then
@@ -192,9 +193,7 @@ def open_request(need: Need, home_ids: list[int], *, user_id: int | None, now: d
         break
     else:
         raise RuntimeError("no free request code after 5 tries")
-    audit.record(
-        "request.open", request, summary=f"asked {len(asking)} home(s) for one {need.kind} bed", actor=COORDINATOR_ACTOR
-    )
+    audit.record("request.open", request, summary=f"asked {len(asking)} home(s) for one {need.kind} bed", actor=actor)
     texts = []
     for asked in request.asked:
         for contact in _contacts(asked.home_id):
@@ -311,7 +310,8 @@ def visible_to(request: BedRequest, role: Any, hospital_id: int | None) -> bool:
     return str(role) == "admin" or (hospital_id is not None and request.hospital_id == hospital_id)
 
 
-def reply(asked_id: int, text: Any, *, user_id: int | None, now: datetime | None = None) -> RequestMessage:
+def reply(asked_id: int, text: Any, *, user_id: int | None, actor: str = COORDINATOR_ACTOR, channel=Channel.WEB,
+          now: datetime | None = None) -> RequestMessage:  # fmt: skip
     """The coordinator answers a home's question: stored, and texted to the home's contacts."""
     now = now or utcnow()
     asked = session.get(AskedHome, asked_id)
@@ -327,7 +327,7 @@ def reply(asked_id: int, text: Any, *, user_id: int | None, now: datetime | None
         raise RequestRefused({"reply": f"Keep the reply to {REPLY_MAX_CHARS} characters (it has {len(words)})."})
     if problem := identifiers.patient_identifier(words):
         raise RequestRefused({"reply": problem})
-    message = RequestMessage(asked_id=asked.id, at=now, from_home=False, text=words, channel=Channel.WEB,
+    message = RequestMessage(asked_id=asked.id, at=now, from_home=False, text=words, channel=channel,
                              user_id=user_id)  # fmt: skip
     session.add(message)
     session.flush()
@@ -347,7 +347,7 @@ def reply(asked_id: int, text: Any, *, user_id: int | None, now: datetime | None
         )  # fmt: skip
         for contact in _contacts(asked.home_id)
     ]
-    audit.record("request.reply", request, summary=f"replied to home {asked.home_id}", actor=COORDINATOR_ACTOR)
+    audit.record("request.reply", request, summary=f"replied to home {asked.home_id}", actor=actor)
     session.commit()
     _deliver(texts, now)
     changed.send(request.id)
@@ -355,6 +355,7 @@ def reply(asked_id: int, text: Any, *, user_id: int | None, now: datetime | None
 
 
 def choose(request_id: int, home_id: int, *, user_id: int | None, until: datetime | None = None,
+           actor: str = COORDINATOR_ACTOR, channel=Channel.WEB, token_id: int | None = None,
            now: datetime | None = None) -> Update:  # fmt: skip
     """Take one home's YES: its bed is held for the request's hospital (through the write path, which
     closes the request with it); then every other home that answered is told it is no longer needed."""
@@ -363,17 +364,18 @@ def choose(request_id: int, home_id: int, *, user_id: int | None, until: datetim
     if request is None:
         raise UpdateRejected({"hold": "There is no such request."})
     hold = HoldRequest(request.kind_code, request.hospital_id, until, request_id=request.id)
-    row = record_update(home_id, Change(hold=hold), channel=Channel.WEB, actor=COORDINATOR_ACTOR, user_id=user_id,
+    row = record_update(home_id, Change(hold=hold), channel=channel, actor=actor, user_id=user_id, token_id=token_id,
                         now=now)  # fmt: skip
     thank(now, request_id=request_id)
     changed.send(request_id)
     return row
 
 
-def cancel(request_id: int, *, user_id: int | None, now: datetime | None = None) -> None:
+def cancel(request_id: int, *, user_id: int | None, actor: str = COORDINATOR_ACTOR,
+           now: datetime | None = None) -> None:  # fmt: skip
     """The coordinator no longer needs a bed: the request closes, and the homes that answered are told."""
     now = now or utcnow()
-    if not _close(request_id, RequestState.CANCELLED, now, actor=COORDINATOR_ACTOR):
+    if not _close(request_id, RequestState.CANCELLED, now, actor=actor):
         raise RequestRefused({"request": "That request has already closed."})
     thank(now, request_id=request_id)
     changed.send(request_id)
@@ -561,7 +563,7 @@ def _distance(raw: Any) -> float | str | None:
         return None
     try:
         value = float(raw.strip() if isinstance(raw, str) else raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON integer of hundreds of digits
         return "bad"
     if isinstance(raw, bool) or not 1 <= value <= MAX_KM:
         return "bad"

@@ -435,12 +435,13 @@ def db_upgrade(revision: str):
 @click.command("prune")
 @click.option("--at", help="Prune as if it were this moment (ISO 8601, UK time if no offset); default now.")
 def prune(at: str | None):
-    """Blank or delete texts and sign-ins past their retention periods (the clock does this daily)."""
+    """Blank or delete texts, sign-ins and bed requests' words past their retention (the clock does it daily)."""
     now = _moment(at) if at else utcnow()
     pruned = privacy.prune(now)
     click.echo(
         f"{pruned.inbound} text(s) received lost their sender and words; {pruned.outbound} text(s) sent were "
-        f"deleted; {pruned.sign_ins} expired sign-in(s) were deleted."
+        f"deleted; {pruned.sign_ins} expired sign-in(s) were deleted; {pruned.request_words} bed request need(s) "
+        "and message(s) lost their words."
     )
 
 

@@ -247,6 +247,24 @@ class Update(Base):
         """Whether this row is the home confirming its numbers (not a hold, not an answer to a request)."""
         return self.hold_id is None and self.answer_id is None
 
+    @property
+    def what(self) -> str:
+        """What the row records, as every history view names it (history_what)."""
+        return history_what(self.changed, self.hold_id, self.answer_id)
+
+
+HISTORY_WHAT = ("update", "no change", "hold", "answer")
+
+
+def history_what(changed: bool, hold_id: int | None, answer_id: int | None) -> str:
+    """ "update" or "no change" (the home confirming its numbers), "hold" (a hold placed or ended) or
+    "answer" (the home answering a bed request): only the first two are the home vouching for its beds."""
+    if answer_id is not None:
+        return "answer"
+    if hold_id is not None:
+        return "hold"
+    return "update" if changed else "no change"
+
 
 class HoldEnd(enum.StrEnum):
     ADMITTED = "admitted"

@@ -17,13 +17,17 @@ from sqlalchemy import delete, or_, select, update
 
 from tracker.db import session
 from tracker.models import (
+    AskedHome,
     AuditEvent,
+    BedRequest,
     CareHome,
     Contact,
     InboundMessage,
     Locality,
     OutboundMessage,
     OutboundState,
+    RequestMessage,
+    RequestState,
     SignIn,
     Update,
     User,
@@ -37,6 +41,7 @@ class Pruned:
     inbound: int  # texts received whose body and sender were blanked
     outbound: int  # texts sent, deleted
     sign_ins: int  # expired sign-ins, deleted
+    request_words: int = 0  # closed bed requests' needs and messages whose words were blanked
 
 
 def prune(now: datetime | None = None) -> Pruned:
@@ -61,8 +66,24 @@ def prune(now: datetime | None = None) -> Pruned:
         )
     ).rowcount
     sign_ins = session.execute(delete(SignIn).where(SignIn.created_at < now - config["SIGN_IN_LIFETIME"])).rowcount
+    # What coordinators and homes wrote about a bed request (the needs, answers, replies) goes as a
+    # received text's words do, counted from when the request closed; who answered what, and when, stays.
+    closed = select(BedRequest.id).where(
+        BedRequest.state != RequestState.OPEN, BedRequest.closed_at < now - config["INBOUND_RETENTION"]
+    )
+    request_words = session.execute(
+        update(BedRequest).where(BedRequest.id.in_(closed), BedRequest.needs != "").values(needs="")
+    ).rowcount
+    request_words += session.execute(
+        update(RequestMessage)
+        .where(
+            RequestMessage.asked_id.in_(select(AskedHome.id).where(AskedHome.request_id.in_(closed))),
+            RequestMessage.text != "",
+        )
+        .values(text="")
+    ).rowcount
     session.commit()
-    return Pruned(inbound, outbound, sign_ins)
+    return Pruned(inbound, outbound, sign_ins, request_words)
 
 
 def subject_access(person: str) -> dict[str, Any]:
@@ -104,6 +125,7 @@ def _about_phone(phone: str) -> dict[str, Any]:
             )
         ],
         "updates_made": [_history(u) for u in history],
+        "request_answers": [_message(m) for m in _messages(RequestMessage.contact_id.in_(ids))],
         "audit_events": [_event(e) for e in _mentioning(phone, contact_events)],
     }
 
@@ -127,6 +149,13 @@ def _about_user(email: str) -> dict[str, Any]:
             for s in session.scalars(select(SignIn).where(SignIn.user_id == user.id).order_by(SignIn.id))
         ],
         "updates_made": [_history(u) for u in history],
+        "bed_requests_opened": [
+            _row(r, "id", "code", "created_at", "hospital_id", "kind_code", "from_date", "needs", "state", "closed_at")
+            for r in session.scalars(
+                select(BedRequest).where(BedRequest.created_by_user_id == user.id).order_by(BedRequest.id)
+            )
+        ],
+        "request_replies": [_message(m) for m in _messages(RequestMessage.user_id == user.id)],
         "audit_events": [_event(e) for e in _mentioning(user.email, events)],
     }
 
@@ -145,8 +174,21 @@ def _mentioning(text: str, found: list[AuditEvent]) -> list[AuditEvent]:
 
 def _history(row: Update) -> dict[str, Any]:
     home = session.get(CareHome, row.home_id)
-    return _row(row, "seq", "recorded_at", "home_id", "channel", "actor", "changed", "state") | {
-        "home": home.name if home else None
+    return _row(row, "seq", "recorded_at", "home_id", "channel", "actor", "what", "changed", "hold_id", "answer_id",
+                "state") | {"home": home.name if home else None}  # fmt: skip
+
+
+def _messages(who) -> list[RequestMessage]:
+    return list(session.scalars(select(RequestMessage).where(who).order_by(RequestMessage.id)))
+
+
+def _message(message: RequestMessage) -> dict[str, Any]:
+    """One answer or reply about a bed request, with the request and home it was about."""
+    asked = session.get(AskedHome, message.asked_id)
+    return _row(message, "id", "at", "from_home", "verdict", "text", "channel", "seq") | {
+        "request_code": asked.request.code,
+        "home_id": asked.home_id,
+        "home": asked.home.name,
     }
 
 

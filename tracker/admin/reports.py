@@ -40,6 +40,13 @@ def _updates(since: datetime, until: datetime) -> Iterator[tuple[int, list[tuple
         yield home_id, [(at, state) for _, at, state in group]
 
 
+def _confirmed_at(at: datetime, state: dict) -> datetime | None:
+    """When the home last confirmed its numbers, as of a history row: a hold's or an answer's row is not
+    a confirmation, and its state says when the last one was (rows from before states said so were)."""
+    confirmed = state.get("confirmed_at", at.isoformat())
+    return datetime.fromisoformat(confirmed) if confirmed else None
+
+
 # ---- beds free by kind over time ---------------------------------------------------------------
 
 
@@ -65,9 +72,7 @@ def beds_by_kind(moments: Sequence[datetime], unverified_after: timedelta) -> li
             if latest < 0:
                 continue
             at, state = updates[latest]
-            # A hold's row is not a confirmation: the state says when the home last confirmed.
-            confirmed = state.get("confirmed_at", at.isoformat())
-            confirmed = datetime.fromisoformat(confirmed) if confirmed else None
+            confirmed = _confirmed_at(at, state)
             is_open, is_verified = state.get("admissions") == "open", verified(confirmed, moment, unverified_after)
             holds = state.get("holds", [])
             for code, offer in state.get("kinds", {}).items():
@@ -107,20 +112,23 @@ def vacancies(start: datetime, end: datetime, now: datetime, unverified_after: t
     found = []
     for home_id, updates in _updates(verified_since(start, unverified_after), now):
         shown: dict[str, datetime] = {}  # kind -> when its beds appeared
-        last_at = None
+        last_at = None  # when the home last confirmed its numbers
         for at, state in updates:
             if shown and at >= unverified_at(last_at, unverified_after):
                 found += _lapse(home_id, shown, unverified_at(last_at, unverified_after))
+            # A hold's or an answer's row is not a confirmation: it must not keep a vacancy verified.
+            last_at = _confirmed_at(at, state) or at
             is_open = state.get("admissions") == "open"
             kinds = state.get("kinds", {})
             for kind in list(shown):
                 free = (kinds.get(kind) or {}).get("available") or 0
                 if not is_open or free == 0:
                     found.append(Vacancy(home_id, kind, shown.pop(kind), at, FILLED if is_open else CLOSED))
+            if not verified(last_at, at, unverified_after):
+                continue
             for kind, offer in kinds.items():
                 if is_open and (offer.get("available") or 0) > 0 and kind not in shown:
                     shown[kind] = at
-            last_at = at
         if shown and now >= unverified_at(last_at, unverified_after):
             found += _lapse(home_id, shown, unverified_at(last_at, unverified_after))
         found += [Vacancy(home_id, kind, opened, None, None) for kind, opened in shown.items()]

@@ -6,7 +6,7 @@ schemathesis generate requests from it against the running app and check every a
 
 from __future__ import annotations
 
-from tracker.models import Channel
+from tracker.models import HISTORY_WHAT, Channel
 
 CHANNELS = [c.value for c in Channel]
 _NULLABLE_STRING = {"type": "string", "nullable": True}
@@ -138,7 +138,19 @@ _SCHEMAS = {
     },
     "Update": {
         "type": "object",
-        "required": ["seq", "home_id", "region_id", "recorded_at", "channel", "actor", "changed", "state"],
+        "required": [
+            "seq",
+            "home_id",
+            "region_id",
+            "recorded_at",
+            "channel",
+            "actor",
+            "changed",
+            "what",
+            "hold_id",
+            "answer_id",
+            "state",
+        ],  # fmt: skip
         "properties": {
             "seq": {"type": "integer", "description": "Numbered across all homes, visible in this order."},
             "home_id": {"type": "integer"},
@@ -149,7 +161,19 @@ _SCHEMAS = {
                 "type": "string",
                 "description": 'How it came, naming no one ("text message from a contact"): never a name or number.',
             },
-            "changed": {"type": "boolean", "description": 'false: a "no change" confirmation.'},
+            "changed": {
+                "type": "boolean",
+                "description": 'Whether the home\'s state changed; false with `what` "no change": a confirmation.',
+            },
+            "what": {
+                "type": "string",
+                "enum": list(HISTORY_WHAT),
+                "description": '"update" or "no change": the home confirmed its numbers. "hold": a hold placed or '
+                'ended (`hold_id`); "answer": the home answered a bed request (`answer_id`). Neither of these '
+                "confirms the numbers: `state.confirmed_at` says when the home last did.",
+            },
+            "hold_id": {"type": "integer", "nullable": True, "description": "The hold this row placed or ended."},
+            "answer_id": {"type": "integer", "nullable": True, "description": "The home's answer this row records."},
             "state": {"type": "object", "description": "The home's state after the update, as boards are sent it."},
         },
     },
@@ -393,10 +417,268 @@ def _hold_paths(kind_code: dict) -> dict:
     }
 
 
+_REQUEST_ID = _int_param("request_id", "path", "The bed request's id.", minimum=1, required=True)
+_NOT_YOURS = _problem(
+    "A care home's token (homes answer by text or by the link they are sent), or a coordinator token made "
+    "without a hospital."
+)
+_NO_REQUEST = _problem("No such request, or another hospital's (for a hospital's token).")
+_REQUEST_STATES = ["open", "chosen", "expired", "cancelled"]
+_TIME_OR_NULL = {**_TIME, "nullable": True}
+_REQUEST_SCHEMAS = {
+    "BedRequest": {
+        "type": "object",
+        "required": [
+            "id",
+            "code",
+            "state",
+            "hospital",
+            "kind",
+            "from_date",
+            "needs",
+            "max_km",
+            "locality_ids",
+            "created_at",
+            "expires_at",
+            "closed_at",
+            "hold_id",
+            "homes",
+        ],  # fmt: skip
+        "properties": {
+            "id": {"type": "integer"},
+            "code": {"type": "string", "description": 'What homes reply with: "YES 4821".'},
+            "state": {"type": "string", "enum": _REQUEST_STATES},
+            "hospital": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}},
+            "kind": {"type": "object", "properties": {"code": {"type": "string"}, "name": {"type": "string"}}},
+            "from_date": {"type": "string", "format": "date"},
+            "needs": {"type": "string", "description": 'What the bed must offer; "" once past its retention.'},
+            "max_km": {"type": "number", "nullable": True},
+            "locality_ids": {"type": "array", "items": {"type": "integer"}},
+            "created_at": _TIME,
+            "expires_at": _TIME,
+            "closed_at": _TIME_OR_NULL,
+            "hold_id": {"type": "integer", "nullable": True, "description": "The hold taking a home's YES."},
+            "not_asked": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Only when asking: chosen homes no longer asked (their bed went, or no mobile).",
+            },
+            "homes": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["asked_id", "home", "verdict", "answered_at", "free_now", "messages"],
+                    "properties": {
+                        "asked_id": {"type": "integer"},
+                        "home": {"type": "object"},
+                        "km": {"type": "number", "nullable": True},
+                        "verdict": {"type": "string", "enum": ["yes", "no", "question"], "nullable": True},
+                        "answered_at": _TIME_OR_NULL,
+                        "admissions": {"type": "string", "enum": ["open", "closed"]},
+                        "closed_reason": _NULLABLE_STRING,
+                        "free_now": {
+                            "type": "integer",
+                            "nullable": True,
+                            "description": "Beds of the kind it can count now: a YES from a home since closed or "
+                            "full shows as such (0, or null when unverified).",
+                        },
+                        "messages": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+            },
+        },
+    },
+    "RequestsPage": {
+        "type": "object",
+        "required": ["requests"],
+        "properties": {"requests": {"type": "array", "items": {"$ref": "#/components/schemas/BedRequest"}}},
+    },
+    "Matches": {
+        "type": "object",
+        "required": ["homes"],
+        "properties": {
+            "homes": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["home", "km", "free", "textable"],
+                    "properties": {
+                        "home": {"type": "object"},
+                        "km": {"type": "number", "nullable": True},
+                        "free": {"type": "integer"},
+                        "textable": {"type": "boolean", "description": "false: no mobile to text; phone it."},
+                    },
+                },
+            }
+        },
+    },
+}
+
+
+def _request_paths(kind_code: dict) -> dict:
+    hospital_id = {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": MAX_INT,
+        "description": "The hospital the bed is for: required with an admin token; a hospital's token asks for "
+        "its own (leave it out, or send its own: another is 403).",
+    }
+    need = {
+        "kind": kind_code,
+        "from_date": {"type": "string", "format": "date", "description": "Today (UK) to 28 days ahead."},
+        "needs": {
+            "type": "string",
+            "maxLength": 160,
+            "description": "What the bed must offer, never who it is for: an NHS number or a date of birth is 400.",
+        },
+    }
+    new_request = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["kind", "from_date", "home_ids"],
+        "properties": {
+            **need,
+            "hospital_id": hospital_id,
+            "max_km": {"type": "number", "minimum": 1, "maximum": 200, "description": "Or `locality_ids`."},
+            "locality_ids": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": MAX_INT}},
+            "home_ids": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 200,
+                "items": {"type": "integer", "minimum": 1, "maximum": MAX_INT},
+                "description": "The homes to ask, from `/requests/matches`: each is asked if it still matches.",
+            },
+        },
+    }
+
+    def act(operation: str, summary: str, body: dict | None, ok: str, conflict: str, status="200", extra=()) -> dict:
+        post = {
+            "operationId": operation,
+            "summary": summary,
+            "parameters": [_REQUEST_ID, *extra],
+            "responses": {
+                status: _json("BedRequest", ok),
+                "403": _NOT_YOURS,
+                "404": _NO_REQUEST,
+                "409": _problem(conflict),
+                **_ERRORS,
+            },
+        }
+        if body is not None:
+            post["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        return {"post": post}
+
+    return {
+        "/requests": {
+            "get": {
+                "operationId": "listRequests",
+                "summary": "Bed requests, open ones first, then the latest",
+                "description": "A hospital's token sees its own hospital's; an admin's every hospital's.",
+                "parameters": [
+                    _query("state", "Only requests in this state.", {"type": "string", "enum": _REQUEST_STATES}),
+                    _LIMIT,
+                ],
+                "responses": {"200": _json("RequestsPage", "The requests."), "403": _NOT_YOURS, **_ERRORS},
+            },
+            "post": {
+                "operationId": "openRequest",
+                "summary": "Ask homes for one bed of a kind: each is texted once, with a one-tap link",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": new_request}}},
+                "responses": {
+                    "201": _json("BedRequest", "Asked: the request, with `not_asked`."),
+                    "400": _problem(
+                        "Malformed, or refused: `errors` says why, field by field (a need naming a patient, a "
+                        "date passed, none of the homes can be asked now)."
+                    ),
+                    "403": _problem(
+                        "A care home's token, a coordinator token made without a hospital, or a hospital's token "
+                        "naming another hospital."
+                    ),
+                    "401": _ERRORS["401"],
+                    "429": _ERRORS["429"],
+                },
+            },
+        },
+        "/requests/matches": {
+            "get": {
+                "operationId": "matchingHomes",
+                "summary": "The homes that can count a bed of a kind now, nearest first",
+                "parameters": [
+                    _int_param("hospital_id", "query", hospital_id["description"], minimum=1),
+                    {"name": "kind", "in": "query", "required": True, "schema": kind_code},
+                    _query("from_date", "Today (UK) to 28 days ahead.", {"type": "string", "format": "date"}),
+                    _query("max_km", "How far from the hospital, 1 to 200 km (or `locality`).", {"type": "string"}),
+                    _query("locality", "Locality ids, separated by commas (or `max_km`).", {"type": "string"}),
+                    _query("needs", "Checked as when asking (no patient identifiers).", {"type": "string"}),
+                ],
+                "responses": {
+                    "200": _json("Matches", "The homes to ask."),
+                    "400": _problem("A parameter is malformed or refused: `errors` says which."),
+                    "403": _problem(
+                        "A care home's token, a coordinator token made without a hospital, or a hospital's token "
+                        "naming another hospital."
+                    ),
+                    "401": _ERRORS["401"],
+                    "429": _ERRORS["429"],
+                },
+            }
+        },
+        "/requests/{request_id}": {
+            "get": {
+                "operationId": "getRequest",
+                "summary": "One request: the need, every home asked, and what each said",
+                "parameters": [_REQUEST_ID],
+                "responses": {
+                    "200": _json("BedRequest", "The request."),
+                    "403": _NOT_YOURS,
+                    "404": _NO_REQUEST,
+                    **_ERRORS,
+                },
+            }
+        },
+        "/requests/{request_id}/choose": act(
+            "chooseAnswer",
+            "Take one home's YES: its bed is held for the hospital and the request closes, in one transaction",
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["home_id"],
+                "properties": {
+                    "home_id": {"type": "integer", "minimum": 1, "maximum": MAX_INT},
+                    "hours": {"type": "integer", "minimum": 1, "maximum": 24, "description": "As for a hold."},
+                },
+            },
+            "Chosen: the request, closed, with its `hold_id`.",
+            "Nothing held: the request has closed, the home has not answered yes, or its bed can no longer be held.",
+        ),
+        "/requests/{request_id}/cancel": act(
+            "cancelRequest",
+            "No bed is needed any more: the request closes and the homes that answered are told",
+            None,
+            "Cancelled.",
+            "The request had already closed.",
+        ),  # fmt: skip
+        "/requests/{request_id}/homes/{asked_id}/reply": act(
+            "replyToHome",
+            "Answer a home's question: stored, and texted to the home",
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["text"],
+                "properties": {"text": {"type": "string", "maxLength": 240}},
+            },
+            "Sent: the request, with the reply in the home's messages.",
+            "The request has closed: nothing was sent.",
+            status="201",
+            extra=[_int_param("asked_id", "path", "The home's `asked_id` on the request.", minimum=1, required=True)],
+        ),
+    }
+
+
 def document(base_url: str = "", kinds: list[str] | tuple[str, ...] = ()) -> dict:
     """The document, with the kinds of care the tracker knows now (they are data, not code)."""
     kind_code = {"type": "string", "enum": list(kinds)} if kinds else _KIND_CODE
-    schemas = {**_SCHEMAS, "NewUpdate": _new_update(kinds), "FhirBundle": _FHIR_BUNDLE}
+    schemas = {**_SCHEMAS, **_REQUEST_SCHEMAS, "NewUpdate": _new_update(kinds), "FhirBundle": _FHIR_BUNDLE}
     return {
         "openapi": "3.0.3",
         "info": {
@@ -522,6 +804,7 @@ def document(base_url: str = "", kinds: list[str] | tuple[str, ...] = ()) -> dic
                 }
             },
             **_hold_paths(kind_code),
+            **_request_paths(kind_code),
             **_fhir_paths(kind_code),
         },
     }

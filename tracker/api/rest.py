@@ -354,6 +354,10 @@ def _update_json(row: Update) -> dict:
         "channel": str(row.channel),
         "actor": row.actor,
         "changed": row.changed,
+        # A hold or an answer to a bed request is in the history too, but is not the home confirming.
+        "what": row.what,
+        "hold_id": row.hold_id,
+        "answer_id": row.answer_id,
         "state": row.state,
     }
 

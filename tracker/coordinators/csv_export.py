@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 
 from tracker.availability import Freshness, countable, counts, freshness, held
 from tracker.geo import km_between
-from tracker.models import CHANNEL_WORDS, Channel
+from tracker.models import CHANNEL_WORDS, Channel, history_what
 from tracker.timefmt import LONDON
 
 # Excel opens a CSV as UTF-8 only when it starts with a byte order mark; without it, names like
@@ -215,8 +215,13 @@ def day_bounds(first: date, last: date) -> tuple[datetime, datetime]:
     return start, datetime(after.year, after.month, after.day, tzinfo=LONDON)
 
 
+# The history's "What" column (models.history_what): only the first two are the home confirming its numbers.
+WHAT_WORDS = {"update": "update", "no change": "no change", "hold": "hold placed or ended",
+              "answer": "answer to a bed request"}  # fmt: skip
+
+
 def history_header(kinds: Sequence[tuple[str, str]]) -> list[str]:
-    header = ["Seq", "Recorded (UK time)", "Care home", "Care home id", "Locality", "Region", "How", "By",
+    header = ["Seq", "Recorded (UK time)", "Care home", "Care home id", "Locality", "Region", "How", "By", "What",
               "Changed", "Admissions", "Closed reason", "Reopens on", "Note"]  # fmt: skip
     for _, name in kinds:
         header += [f"{name}: beds free", f"{name}: capacity"]
@@ -225,10 +230,13 @@ def history_header(kinds: Sequence[tuple[str, str]]) -> list[str]:
 
 def history_row(row: Sequence, kinds: Sequence[tuple[str, str]]) -> list:
     """One history row: (seq, recorded_at, home name, home id, locality, region, channel, actor,
-    changed, state). Each is what the home reported at that moment, so it was fresh then."""
-    seq, recorded_at, home, home_id, locality, region, channel, actor, changed, state = row
+    changed, state, hold_id, answer_id). Each is the home's state at that moment; only an update or a
+    "no change" is the home vouching for it (a hold or an answer to a bed request is not)."""
+    seq, recorded_at, home, home_id, locality, region, channel, actor, changed, state, hold_id, answer_id = row
+    what = history_what(changed, hold_id, answer_id)
     cells = [seq, uk_time(recorded_at), home, home_id, locality, region, CHANNEL_WORDS.get(channel, str(channel)),
-             actor, "yes" if changed else "no change", "Open" if state.get("admissions") == "open" else "Closed",
+             actor, WHAT_WORDS[what], "yes" if changed else ("no change" if what == "no change" else "no"),
+             "Open" if state.get("admissions") == "open" else "Closed",
              state.get("closed_reason"), uk_date(state.get("reopens_on")), state.get("note")]  # fmt: skip
     for code, _ in kinds:
         offer = state.get("kinds", {}).get(code)

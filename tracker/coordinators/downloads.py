@@ -96,7 +96,7 @@ def export_history():
     start, end = csv_export.day_bounds(first, last)
     query = (
         select(Update.seq, Update.recorded_at, CareHome.name, CareHome.id, Locality.name, Region.name,
-               Update.channel, Update.actor, Update.changed, Update.state)
+               Update.channel, Update.actor, Update.changed, Update.state, Update.hold_id, Update.answer_id)
         .join(CareHome, Update.home_id == CareHome.id)
         .join(Locality, CareHome.locality_id == Locality.id)
         .join(Region, Update.region_id == Region.id)
