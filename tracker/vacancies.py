@@ -273,7 +273,7 @@ def _apply_hold(home: CareHome, change: Change, *, actor: str, user_id: int | No
     if len(asked) != 1 or change != plain:
         raise UpdateRejected({"hold": "A hold is placed or ended on its own, one at a time, with nothing else."})
     if change.hold is not None:
-        hold = _place(home, change.hold, user_id, now)
+        hold = _place(home, change.hold, user_id, now, actor=actor)
         summary = f"held one {hold.kind_code} bed for hospital {hold.hospital_id} until {hold.until.isoformat()}"
     else:
         hold = _standing(home, getattr(change, asked[0]))
@@ -341,7 +341,7 @@ def _apply_answer(
 ANSWER_MAX_CHARS = 300
 
 
-def _place(home: CareHome, request: HoldRequest, user_id: int | None, now: datetime) -> Hold:
+def _place(home: CareHome, request: HoldRequest, user_id: int | None, now: datetime, *, actor: str) -> Hold:
     """A new hold, if one bed of its kind is countable now (seen under the home's row lock)."""
     offer = home.offer(request.kind)
     hospital = session.get(Hospital, request.hospital_id) if isinstance(request.hospital_id, int) else None
@@ -368,7 +368,7 @@ def _place(home: CareHome, request: HoldRequest, user_id: int | None, now: datet
         else:
             problem = None
     if not problem and request.request_id is not None:
-        problem = _take_request(home, request, hospital, now)
+        problem = _take_request(home, request, hospital, now, actor=actor)
     if problem:
         raise UpdateRejected({"hold": problem})
     hold = Hold(home_id=home.id, kind_code=offer.kind_code, hospital_id=hospital.id, held_by_user_id=user_id,
@@ -380,7 +380,7 @@ def _place(home: CareHome, request: HoldRequest, user_id: int | None, now: datet
     return hold
 
 
-def _take_request(home: CareHome, hold: HoldRequest, hospital: Hospital, now: datetime) -> str | None:
+def _take_request(home: CareHome, hold: HoldRequest, hospital: Hospital, now: datetime, *, actor: str) -> str | None:
     """Close an open request by taking this home's YES; the problem, if it cannot be taken."""
     request = session.get(BedRequest, hold.request_id) if isinstance(hold.request_id, int) else None
     if request is None or request.hospital_id != hospital.id or request.kind_code != hold.kind:
@@ -398,7 +398,7 @@ def _take_request(home: CareHome, hold: HoldRequest, hospital: Hospital, now: da
     ).rowcount
     if not taken:
         return f"Request {request.code} has already closed: reload the page."
-    audit.record("request.choose", request, summary=f"took home {home.id}'s yes", actor="signed-in user")
+    audit.record("request.choose", request, summary=f"took home {home.id}'s yes", actor=actor)
     return None
 
 
