@@ -24,9 +24,13 @@ VERDICTS = ("yes", "no", "question")
 def _asked_or_404(token: str) -> AskedHome:
     asked = bed_requests.read_answer_token(token)
     if asked is None:
-        # The manager's form says it in the same plain words: a link cut short or changed, nothing recorded.
-        abort(make_response(render_template("managers/bad_link.html", replaced=False), 404))
+        abort(_bad_link())
     return asked
+
+
+def _bad_link():
+    # The manager's form says it in the same plain words: a link cut short or changed, nothing recorded.
+    return make_response(render_template("managers/bad_link.html", replaced=False), 404)
 
 
 @bp.get("/<token>")
@@ -64,7 +68,9 @@ def answer(token: str):
 def expired(error: CSRFError):
     """A page left open past its session: keep what was typed and ask for one more tap."""
     token = (request.view_args or {}).get("token", "")
-    asked = _asked_or_404(token)
+    asked = bed_requests.read_answer_token(token)
+    if asked is None:  # no abort() here: an error handler that raises is answered with a 500
+        return _bad_link()
     verdict = request.form.get("verdict", "")
     typed = {verdict: request.form.get(verdict, "")} if verdict in VERDICTS else {}
     message = "This page had expired, so nothing was recorded. Press your answer again."

@@ -297,7 +297,8 @@ def _answer(word: str, home: CareHome) -> str:
         codes = " ".join(o.kind_code for o in home.offers)
         return fit(
             f"Text the beds free, like: {_example(home)}. Your kinds: {codes}. SAME = no change. "
-            "FULL = none free. CLOSED reason, or OPEN. STATUS = what we show. LINK = web form."
+            "FULL = none free. CLOSED reason, or OPEN. STATUS = what we show. LINK = web form. "
+            "YES or NO and a request's number answers it. RELEASE and a hold's number gives the bed back."
         )
     if home.confirmed_at is None:
         return fit(
