@@ -15,11 +15,24 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tracker import create_app
+from tracker import bed_requests, create_app
 from tracker.auth import hash_password
 from tracker.db import session
 from tracker.managers import links
-from tracker.models import CareHome, Channel, Hospital, Locality, Offer, Region, Role, User, utcnow
+from tracker.models import (
+    AskedHome,
+    BedRequest,
+    CareHome,
+    Channel,
+    Hospital,
+    Locality,
+    Offer,
+    Region,
+    RequestState,
+    Role,
+    User,
+    utcnow,
+)
 from tracker.vacancies import Change, record_update
 
 from .conftest import PASSWORD, SECRET
@@ -236,6 +249,20 @@ def site(migrated_sqlite, tmp_path_factory):
             tracker.ids.update(hospital=hospital.id, user=coordinator.id)
             session.remove()
         tracker.seq = tracker.record(tracker.homes["Polwithen House"], {"NUR": 1})
+        with tracker.app.app_context():  # a bed request asking the home, with a question and the hospital's reply
+            now = utcnow()
+            request = BedRequest(code="4821", hospital_id=tracker.ids["hospital"], kind_code="NUR",
+                                 from_date=now.date() + timedelta(days=1), needs="hoist, two carers", created_at=now,
+                                 expires_at=now + timedelta(days=1), state=RequestState.OPEN, max_km=20)  # fmt: skip
+            request.asked = [AskedHome(home_id=tracker.homes["Polwithen House"], km=1.2)]
+            session.add(request)
+            session.commit()
+            asked = request.asked[0]
+            question = bed_requests.answer(asked.id, "question", "Is a hoist needed at night?", channel=Channel.WEB,
+                                           actor="manager (web form)")  # fmt: skip
+            bed_requests.reply(asked.id, "Yes, at night too.", user_id=tracker.ids["user"])
+            tracker.ids.update(answer="/r/" + bed_requests.answer_url(asked).rsplit("/r/", 1)[1], asked=question.seq)
+            session.remove()
 
     with running(migrated_sqlite, tmp_path_factory.mktemp("site"), people) as started:
         yield started
@@ -293,6 +320,8 @@ PAGES = [
     ("public", "/login"),
     ("public", "{link}"),  # the manager's form
     ("public", "{link}/recorded/{seq}"),  # and its confirmation
+    ("public", "{answer}"),  # a home's one-tap answer to a bed request
+    ("public", "{answer}?answered={asked}"),  # and its confirmation, with the conversation
     ("coordinator", "/board"),
     ("coordinator", "/board/history"),
     ("admin", "/admin/"),

@@ -326,7 +326,7 @@ def test_status_says_which_beds_are_held_for_hospitals_and_until_when(client, ho
 
     import time_machine
 
-    from tracker.models import Channel, Hospital
+    from tracker.models import Channel, Hold, Hospital
     from tracker.vacancies import Change, HoldRequest, record_update
 
     at = datetime(2031, 5, 6, 12, 0, tzinfo=UTC)  # 13:00 in London
@@ -339,9 +339,13 @@ def test_status_says_which_beds_are_held_for_hospitals_and_until_when(client, ho
         record_update(home.id, change, channel=Channel.WEB, actor="t", now=at)
     with time_machine.travel(at + timedelta(minutes=5), tick=False):
         reply = text(client, "STATUS")
-    assert "NUR 2, RES 1. Open to admissions. Held for hospitals: 1 RES until 14:00, 1 NUR until 16:00." in reply
+    holds = session.scalars(select(Hold.id).order_by(Hold.until)).all()
+    assert (
+        f"NUR 2, RES 1. Open to admissions. Held: 1 RES until 14:00 (RELEASE {holds[0]}), "
+        f"1 NUR until 16:00 (RELEASE {holds[1]})." in reply
+    )
     # Kept short for a text: the home's form names the hospital.
     assert "Royal Cornwall" not in reply
     with time_machine.travel(at + timedelta(hours=2), tick=False):
         later = text(client, "STATUS")
-    assert "Held for hospitals: 1 NUR until 16:00." in later
+    assert f"Held: 1 NUR until 16:00 (RELEASE {holds[1]})." in later

@@ -6,7 +6,17 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tracker.managers.sms_language import SYNONYMS, Closed, Counts, Keyword, NotUnderstood, example_for, parse
+from tracker.managers.sms_language import (
+    SYNONYMS,
+    Closed,
+    Counts,
+    Keyword,
+    NotUnderstood,
+    Release,
+    RequestAnswer,
+    example_for,
+    parse,
+)
 
 KINDS = {
     "RES": "Residential",
@@ -84,7 +94,8 @@ def test_anything_not_understood_gets_a_short_example(text, problem):
 @example("²")  # isdigit() but not int(): found by this test
 @example("NUR ٣")  # a decimal digit from another script
 def test_no_input_crashes_it(text):
-    assert isinstance(parse(text, KINDS, home_codes=["TRE"]).command, Counts | Keyword | Closed | NotUnderstood)
+    command = parse(text, KINDS, home_codes=["TRE"]).command
+    assert isinstance(command, Counts | Keyword | Closed | NotUnderstood | RequestAnswer | Release)
 
 
 VOCABULARY = [p.lower() for code, name in KINDS.items() for p in (code, name, *SYNONYMS.get(code, ()))]
@@ -160,3 +171,76 @@ def test_numbers_that_are_not_a_count_of_beds_are_not_taken_as_one(text):
 def test_a_message_not_understood_suggests_the_example_it_is_given():
     assert parse("we have beds", KINDS, example="DRES 2 LD 0").command.problem.endswith("like: DRES 2 LD 0")
     assert example_for(["LD"]) == "LD 2" and example_for([]) == "NUR 2 RES 0"
+
+
+# ---- answers to bed requests, and RELEASE ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("YES 4821", RequestAnswer("yes", "4821")),
+        ("yes 4821.", RequestAnswer("yes", "4821")),
+        ("Yes, 4821", RequestAnswer("yes", "4821")),
+        ("4821 yes", RequestAnswer("yes", "4821")),
+        ("yes please 4821 thanks x", RequestAnswer("yes", "4821")),
+        ('"Yes 4821" 👍', RequestAnswer("yes", "4821")),
+        ("NO 4821", RequestAnswer("no", "4821")),
+        ("NO 4821 no hoist available", RequestAnswer("no", "4821", "no hoist available")),
+        ("no, 4821 – no hoist", RequestAnswer("no", "4821", "no hoist")),
+        ("4821: no, full", RequestAnswer("no", "4821", "full")),
+        ("? 4821 does the person smoke", RequestAnswer("question", "4821", "does the person smoke")),
+        ("Q 4821 smoker?", RequestAnswer("question", "4821", "smoker?")),
+        ("QUESTION 4821: stairs?", RequestAnswer("question", "4821", "stairs?")),
+        ("YES", RequestAnswer("yes", None)),
+        ("no", RequestAnswer("no", None)),
+        ("? is a hoist needed", RequestAnswer("question", None, "is a hoist needed")),
+        ("NO 1500", RequestAnswer("no", "1500")),  # four digits are a code: no count of beds pairs with them
+    ],
+)
+def test_it_understands_answers_to_a_bed_request(text, answer):
+    assert parse(text, KINDS).command == answer
+
+
+def test_an_answer_may_start_with_the_home_code():
+    message = parse("TRE yes 4821", KINDS, home_codes=["TRE"])
+    assert (message.home_code, message.command) == ("TRE", RequestAnswer("yes", "4821"))
+
+
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        ("NUR no", Counts({"NUR": 0})),  # "no" is still a number word after a kind
+        ("no nursing", Counts({"NUR": 0})),  # and before one: a count, not an answer
+        ("Residential care 3 and nursing none", Counts({"RES": 3, "NUR": 0})),
+        ("no change", Keyword("SAME")),
+        ("No change.", Keyword("SAME")),
+        ("?", Keyword("STATUS")),  # a lone question mark still asks what the tracker shows
+    ],
+)
+def test_counts_and_keywords_with_no_in_them_are_not_answers(text, command):
+    assert parse(text, KINDS).command == command
+
+
+def test_no_followed_by_words_that_are_not_a_count_is_an_answer_that_knows_what_it_said_before():
+    command = parse("no beds", KINDS).command
+    assert (command.verdict, command.code, command.text) == ("no", None, "beds")
+    assert command.otherwise == NotUnderstood("Which kind of care is 0 for? Send, like: NUR 2 RES 0")
+
+
+def test_no_change_followed_by_more_is_never_a_no_to_a_request():
+    assert isinstance(parse("No change, still full", KINDS).command, NotUnderstood)
+
+
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [("RELEASE 12", Release(12)), ("release hold #12", Release(12)), ("Release: 7.", Release(7))],
+)
+def test_release_names_a_hold(text, command):
+    assert parse(text, KINDS).command == command
+
+
+@pytest.mark.parametrize("text", ["RELEASE", "release the bed", "release 1234567890", "release 1 2"])
+def test_release_without_one_holds_number_asks_for_it(text):
+    command = parse(text, KINDS).command
+    assert isinstance(command, NotUnderstood) and "RELEASE 12" in command.problem

@@ -42,7 +42,7 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
     from tracker.chasing import ladder
     from tracker.coordinators import board, downloads, holds  # noqa: F401
     from tracker.families import search_page
-    from tracker.managers import form_page, sms, voice
+    from tracker.managers import answer_page, form_page, sms, voice
 
     # The write path announces; the audiences listen (tracker/vacancies.py knows none of them).
     vacancies.recording.connect(ladder.reset, weak=False)  # inside the transaction: reminders answered
@@ -71,6 +71,7 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
     app.wsgi_app = security.SecurityHeaders(app.wsgi_app, security.headers(app.config))
 
     app.register_blueprint(admin.bp)
+    app.register_blueprint(answer_page.bp)
     app.register_blueprint(rest.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(board.bp)

@@ -12,28 +12,43 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml import TwiML
 from twilio.twiml.messaging_response import MessagingResponse
 
-from tracker import outbox, plaintext, vacancies
+from tracker import bed_requests, identifiers, outbox, plaintext, vacancies
 from tracker.availability import Freshness, freshness
 from tracker.db import session
 from tracker.extensions import csrf
 from tracker.managers import links
-from tracker.managers.sms_language import Closed, Counts, Keyword, NotUnderstood, example_for, parse
+from tracker.managers.sms_language import (
+    Closed,
+    Counts,
+    Keyword,
+    NotUnderstood,
+    Release,
+    RequestAnswer,
+    example_for,
+    parse,
+)
 from tracker.models import (
     CHANNEL_WORDS,
+    AskedHome,
+    BedRequest,
     CareHome,
     CareKind,
     Channel,
     Contact,
+    Hold,
     InboundMessage,
+    RequestState,
     utcnow,
 )
 from tracker.phones import BadPhoneNumber, to_e164
-from tracker.segments import Echo, fit, segments
+from tracker.segments import Echo, fit, segments, squeeze
 from tracker.timefmt import LONDON, ago, short_time
 from tracker.vacancies import Change, UpdateRejected, record_update
 
 # Who sent it is the history row's contact_id: the words name no one (docs/data-protection.md).
 SMS_ACTOR = "text message from a contact"
+# What the log keeps of a text that held an NHS number or a date of birth: no patient identifier is stored.
+WITHHELD = "[withheld: it held a patient identifier]"
 
 bp = Blueprint("sms", __name__, url_prefix="/twilio")
 SID = re.compile(r"[A-Za-z0-9]{1,64}")  # Twilio's are SM or MM and 32 hex digits
@@ -74,7 +89,7 @@ def inbound():
         message_sid=sid,
         idempotency_token=plaintext.clean(request.headers.get("I-Twilio-Idempotency-Token", ""))[:120] or None,
         sender=sender,
-        body=body,
+        body=WITHHELD if identifiers.patient_identifier(body) else body,
         received_at=utcnow(),
         home_id=home_id,
         outcome=outcome,
@@ -138,6 +153,12 @@ def handle(sender: str, body: str, sid: str) -> tuple[str, str, int | None, int 
     kinds = {k.code: k.name for k in session.scalars(select(CareKind).order_by(CareKind.position))}
     message = parse(body, kinds, by_code)
     command = message.command
+    home_ids = sorted({c.home_id for c in contacts})
+
+    if problem := identifiers.patient_identifier(body):
+        # Refused whatever else it says: what is recorded, replied and logged never holds the identifier.
+        outcome = "answer-refused" if isinstance(command, RequestAnswer) else "refused"
+        return outcome, fit("Not recorded. ", problem), home_ids[0] if len(home_ids) == 1 else None, None
 
     if isinstance(command, Keyword) and command.word in ("STOP", "START"):
         # Twilio itself answers STOP and blocks further texts; note it so admins see why.
@@ -145,10 +166,19 @@ def handle(sender: str, body: str, sid: str) -> tuple[str, str, int | None, int 
             contact.opted_out_at = utcnow() if command.word == "STOP" else None
         return ("opted-out" if command.word == "STOP" else "opted-in"), "", None, None
 
+    if isinstance(command, RequestAnswer):
+        # An answer needs no home code: the request's code (or the only open request) names the home.
+        answering = [by_code[message.home_code].id] if message.home_code else home_ids
+        if command.otherwise is None or _open_asks(answering):
+            return _answer_request(command, answering, contacts, sid)
+        command = command.otherwise  # "no beds" with no request open: read as before requests existed
+
     if message.home_code:
         home = by_code[message.home_code]
-    elif len({c.home_id for c in contacts}) == 1:
+    elif len(home_ids) == 1:
         home = contacts[0].home
+    elif isinstance(command, Release) and (hold := session.get(Hold, command.hold_id)) and hold.home_id in home_ids:
+        home = session.get(CareHome, hold.home_id)
     else:
         codes = sorted(by_code.items())
         listed = ", ".join(f"{code} {h.name}" for code, h in codes)
@@ -163,13 +193,16 @@ def handle(sender: str, body: str, sid: str) -> tuple[str, str, int | None, int 
     if isinstance(command, NotUnderstood):
         # Asked again with the home known, so the example is in its own kinds of care.
         command = parse(body, kinds, by_code, example=_example(home)).command
+        command = command.otherwise if isinstance(command, RequestAnswer) else command
         problem = command.problem if command.problem.endswith((".", "?", ")")) else command.problem + "."
         return "not-understood", fit(Echo(problem), " Text HELP for more."), home.id, None
     if isinstance(command, Keyword) and command.word in ("STATUS", "LINK", "HELP"):
         return "replied", _answer(command.word, home), home.id, None
 
-    change = _change(command, home)
     contact = next(c for c in contacts if c.home_id == home.id)
+    if isinstance(command, Release):
+        return _release(command.hold_id, home, contact, sid)
+    change = _change(command, home)
     try:
         row = record_update(
             home.id, change, channel=Channel.SMS, actor=SMS_ACTOR, contact_id=contact.id, idempotency_key=f"sms:{sid}"
@@ -186,6 +219,55 @@ def handle(sender: str, body: str, sid: str) -> tuple[str, str, int | None, int 
     if row.changed and segments(with_hint := "".join(_plain(parts)) + hint) <= 2:
         reply = with_hint
     return ("recorded" if row.changed else "confirmed"), reply, home.id, row.seq
+
+
+def _answer_request(
+    command: RequestAnswer, home_ids: list[int], contacts: list[Contact], sid: str
+) -> tuple[str, str, int | None, int | None]:
+    """A YES, NO or question to a bed request, through bed_requests.answer (and so the write path)."""
+    found = bed_requests.asked_by_text(home_ids, command.code)
+    if isinstance(found, str):  # no such code, closed, none open or several: nothing changes
+        return "answer-unmatched", fit(found), home_ids[0] if len(home_ids) == 1 else None, None
+    contact = next(c for c in contacts if c.home_id == found.home_id)
+    try:
+        row = bed_requests.answer(found.id, command.verdict, command.text, channel=Channel.SMS, actor=SMS_ACTOR,
+                                  contact_id=contact.id, idempotency_key=f"sms:{sid}")  # fmt: skip
+    except UpdateRejected as rejected:
+        return "answer-refused", fit("Not recorded. ", Echo(" ".join(rejected.errors.values()))), found.home_id, None
+    request = found.request
+    hospital = Echo(request.hospital.name, least=12)
+    if command.verdict == "yes":
+        parts = ("Thank you: ", hospital, f" has your YES for request {request.code} "
+                 f"(1 {request.kind.name.lower()} bed). They will text if they take it.")  # fmt: skip
+    elif command.verdict == "no":
+        parts = (f"Thank you: your NO to request {request.code} is recorded.",)
+    else:
+        parts = (f"Your question on request {request.code} was sent to ", hospital, ".")
+    return "answered", squeeze(*parts, most=1) or fit(*parts), found.home_id, row.seq
+
+
+def _release(hold_id: int, home: CareHome, contact: Contact, sid: str) -> tuple[str, str, int | None, int | None]:
+    """RELEASE 12: the home gives back a held bed, as the form's Release button does (docs/holds.md)."""
+    try:
+        # The write path checks, under the home's lock, that the hold is this home's and still stands.
+        row = record_update(home.id, Change(release_hold=hold_id), channel=Channel.SMS, actor=SMS_ACTOR,
+                            contact_id=contact.id, idempotency_key=f"sms:{sid}")  # fmt: skip
+    except UpdateRejected as rejected:
+        return "refused", fit("Not released. ", Echo(" ".join(rejected.errors.values()))), home.id, None
+    kind = session.get(Hold, hold_id).kind_code
+    reply = fit(Echo(_name(home)), f": hold {hold_id} released: that {kind} bed counts as free again. Ref {row.seq}.")
+    return "released", reply, home.id, row.seq
+
+
+def _open_asks(home_ids: list[int]) -> list[AskedHome]:
+    """The open bed requests that asked any of these homes, oldest first."""
+    query = (
+        select(AskedHome)
+        .join(BedRequest)
+        .where(AskedHome.home_id.in_(home_ids), BedRequest.state == RequestState.OPEN)
+        .order_by(BedRequest.id)
+    )
+    return list(session.scalars(query))
 
 
 def _plain(parts) -> list[str]:
@@ -215,7 +297,8 @@ def _answer(word: str, home: CareHome) -> str:
         codes = " ".join(o.kind_code for o in home.offers)
         return fit(
             f"Text the beds free, like: {_example(home)}. Your kinds: {codes}. SAME = no change. "
-            "FULL = none free. CLOSED reason, or OPEN. STATUS = what we show. LINK = web form."
+            "FULL = none free. CLOSED reason, or OPEN. STATUS = what we show. LINK = web form. "
+            "YES or NO and a request's number answers it. RELEASE and a hold's number gives the bed back."
         )
     if home.confirmed_at is None:
         return fit(
@@ -224,7 +307,7 @@ def _answer(word: str, home: CareHome) -> str:
     via = CHANNEL_WORDS.get(home.confirmed_via, "") if home.confirmed_via else ""
     now = utcnow()
     state = vacancies.home_state(home)
-    parts = [Echo(_name(home), least=12), ": ", *_described(state), *_holds(state["holds"], now)]
+    parts = [Echo(_name(home), least=12), ": ", *_described(state), *_holds(state["holds"], now), *_asked(home)]
     parts.append(f" Confirmed {ago(home.confirmed_at, now)} by {via}.")
     if freshness(home.confirmed_at, now) is Freshness.UNVERIFIED:
         parts.append(" Boards show this as unverified: text SAME if it is still right.")
@@ -243,16 +326,27 @@ def _described(state: dict) -> tuple[str | Echo, ...]:
 
 
 def _holds(holds: list[dict], now: datetime) -> tuple[str, ...]:
-    """' 1 NUR held until 16:00.': the beds held for hospitals, which boards do not count as free.
+    """' Held: 1 NUR until 16:00 (RELEASE 7).': the beds held for hospitals, which boards do not count
+    as free, each with the text that gives it back. No hospital is named: STATUS keeps to one segment.
 
     Hours and minutes are enough: a hold lasts at most HOLD_MAX (24 hours), so it means the next one."""
     standing = [h for h in holds if datetime.fromisoformat(h["until"]) > now]
     if not standing:
         return ()
     said = ", ".join(
-        f"1 {h['kind']} until {datetime.fromisoformat(h['until']).astimezone(LONDON):%H:%M}" for h in standing
+        f"1 {h['kind']} until {datetime.fromisoformat(h['until']).astimezone(LONDON):%H:%M} (RELEASE {h['id']})"
+        for h in standing
     )
-    return (f" Held for hospitals: {said}.",)
+    return (f" Held: {said}.",)
+
+
+def _asked(home: CareHome) -> tuple[str, ...]:
+    """' Asked: 4821 NUR from 7 May.': the open bed requests still waiting for this home's answer."""
+    waiting = [a.request for a in _open_asks([home.id]) if a.verdict is None]
+    if not waiting:
+        return ()
+    said = ", ".join(f"{r.code} {r.kind_code} from {bed_requests.day(r.from_date)}" for r in waiting)
+    return (f" Asked: {said}.",)
 
 
 def _name(home: CareHome) -> str:

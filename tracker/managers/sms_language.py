@@ -1,5 +1,7 @@
 """The language managers text in: `NUR 2 RES 0`, `nursing 2, dementia nursing 0`, `SAME`, `FULL`,
-`CLOSED norovirus`, `OPEN`, `STATUS`, `LINK`, `HELP`; a contact of several homes starts with the
+`CLOSED norovirus`, `OPEN`, `STATUS`, `LINK`, `HELP`, `RELEASE 12` (a hold); answers to a bed
+request: `YES 4821`, `NO 4821 no hoist`, `? 4821 does the person smoke` (or `Q`, `QUESTION`), and a
+bare `YES` or `NO` for the sender's only open request. A contact of several homes starts with the
 home's short code (`TRE NUR 2`). Forgiving of case, spaces, commas, colons and order.
 
 A pure function: it reads no database and records nothing. See docs/sms-card.md.
@@ -54,7 +56,26 @@ class NotUnderstood:
     problem: str
 
 
-Command = Counts | Keyword | Closed | NotUnderstood
+@dataclass(frozen=True)
+class RequestAnswer:
+    """YES, NO (a reason may follow) or a question, to the bed request `code` (None: the sender's only open one)."""
+
+    verdict: str  # "yes", "no" or "question", as bed_requests.answer takes them
+    code: str | None
+    text: str = ""
+    # A NO with no code whose words are not a count ("no beds"): what the text says if no request is
+    # open, so it is answered as before requests existed.
+    otherwise: NotUnderstood | None = None
+
+
+@dataclass(frozen=True)
+class Release:
+    """RELEASE 12: the home gives back the bed held by hold 12."""
+
+    hold_id: int
+
+
+Command = Counts | Keyword | Closed | NotUnderstood | RequestAnswer | Release
 
 
 @dataclass(frozen=True)
@@ -95,6 +116,10 @@ def parse(body: str, kinds: Mapping[str, str], home_codes: Collection[str] = (),
     whole = " ".join(w for w in words if w not in COURTESY)
     if whole in _KEYWORDS:
         return Message(Keyword(_KEYWORDS[whole]), home_code, tuple(words))
+    if answer := _request_answer(text, words, kinds, example):
+        return Message(answer, home_code, tuple(words))
+    if words[0] == "release":
+        return Message(_release(words[1:]), home_code, tuple(words))
     if _CLOSED.match(text):
         reason = _after_first_word(text).strip()
         if not reason:
@@ -104,6 +129,48 @@ def parse(body: str, kinds: Mapping[str, str], home_codes: Collection[str] = (),
 
 
 _CLOSED = re.compile(r"\W*(closed|close|shut)(?!\w)", re.IGNORECASE)
+
+_VERDICTS = {"yes": "yes", "no": "no", "q": "question", "question": "question", "?": "question"}
+_VERDICT = r"(yes|no|question|q|\?)(?![^\W_])"
+_GAP = r"[\s,;:.!=\-–—]*"
+_POLITE = rf"(?:(?:please|thanks|thank\s+you|ta|cheers)(?![^\W_]){_GAP})?"
+_CODE = r"([0-9]{4})(?![0-9])"
+# `YES 4821`, `Yes, 4821.`, `no 4821 no hoist`, `? 4821 does the person smoke`, `yes please 4821`, bare `NO`.
+_VERDICT_FIRST = re.compile(rf"[^\w?]*{_VERDICT}{_GAP}{_POLITE}(?:{_CODE}{_GAP})?(.*)", re.IGNORECASE | re.DOTALL)
+# `4821 yes`, `4821: no, no hoist`.
+_CODE_FIRST = re.compile(rf"[^\w?]*{_CODE}{_GAP}{_VERDICT}{_GAP}(.*)", re.IGNORECASE | re.DOTALL)
+
+
+def _request_answer(text: str, words: list[str], kinds: Mapping[str, str], example: str) -> RequestAnswer | None:
+    """An answer to a bed request, or None when the text is something else.
+
+    A request's code has four digits, which no count of beds ever pairs with (a count needs a kind),
+    so with a code the text is an answer. `NO` without one is an answer only when its words are not
+    a count: `no nursing` still says NUR 0, and `no change` is SAME (a keyword, taken before this)."""
+    if match := _VERDICT_FIRST.fullmatch(text):
+        verdict, code, rest = match.groups()
+    elif match := _CODE_FIRST.fullmatch(text):
+        code, verdict, rest = match.groups()
+    else:
+        return None
+    verdict, rest = _VERDICTS[verdict.lower()], rest.strip()
+    if not any(c.isalnum() for c in rest) or set(_words(rest)) <= COURTESY:  # `YES 4821 thanks`, `"Yes 4821" 👍`
+        rest = ""
+    if verdict != "no" or code or not rest:
+        return RequestAnswer(verdict, code, rest)
+    if " ".join(words[:2]) in _KEYWORDS:  # "no change, still full" is not a NO to a request
+        return None
+    counted = _counts(words, kinds, example)
+    if isinstance(counted, Counts):
+        return None
+    return RequestAnswer(verdict, None, rest, otherwise=counted)
+
+
+def _release(words: list[str]) -> Release | NotUnderstood:
+    numbers = [w for w in words if w != "hold"]
+    if len(numbers) == 1 and numbers[0].isascii() and numbers[0].isdecimal() and len(numbers[0]) <= 9:
+        return Release(int(numbers[0]))
+    return NotUnderstood("Say which hold to release, like: RELEASE 12. Text STATUS to see your holds' numbers.")
 
 
 def _words(text: str) -> list[str]:
