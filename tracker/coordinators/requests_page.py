@@ -101,7 +101,8 @@ def new():
             made, skipped = bed_requests.open_request(need, home_ids, user_id=current_user.id, now=now)
         except RequestRefused as refused:
             return _matches_page(values, need, matches, set(home_ids), refused.errors, now), 400
-        flash(f"Request {made.code} sent: {len(made.asked)} home{'' if len(made.asked) == 1 else 's'} asked.", "success")
+        count = len(made.asked)
+        flash(f"Request {made.code} sent: {count} home{'' if count == 1 else 's'} asked.", "success")
         if skipped:
             flash(
                 "Not asked, because their beds have gone or they have no mobile to text: " + ", ".join(skipped) + ".",
@@ -193,9 +194,7 @@ def _request_page(found: BedRequest, reply_errors: dict | None = None, replies: 
     now = utcnow()
     data = bed_requests.request_json(found, now)
     hold = session.get(Hold, found.hold_id) if found.hold_id else None
-    closed_since = {
-        h["asked_id"]: _closed_since(h["home"]["id"]) for h in data["homes"] if h["admissions"] == "closed"
-    }
+    closed_since = {h["asked_id"]: _closed_since(h["home"]["id"]) for h in data["homes"] if h["admissions"] == "closed"}
     page = render_template(
         "coordinators/request.html",
         found=found,
