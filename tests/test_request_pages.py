@@ -136,6 +136,17 @@ def test_another_hospital_s_coordinator_is_told_there_is_no_such_request(homes, 
     assert session.get(BedRequest, request.id).state is RequestState.OPEN and texts() == 2  # the two asks only
 
 
+@pytest.mark.parametrize("path", ["/requests/99999999999", "/requests/99999999999.json", "/requests/0"])
+def test_an_id_no_request_can_have_is_not_found(signed_in, path):
+    assert signed_in.get(path).status_code == 404
+
+
+@pytest.mark.parametrize("raw", ["99999999999", "²", "-1"])
+def test_a_home_id_no_home_can_have_is_not_asked(homes, signed_in, raw):
+    response = signed_in.post("/requests/new", data={**NEED, "action": "send", "home": [raw]})
+    assert response.status_code == 400 and "Choose at least one home to ask." in text_of(response) and texts() == 0
+
+
 def test_an_admin_sees_every_hospital_s_requests(homes, coordinator, admin):
     request = ask(coordinator, homes)
     listing = text_of(admin.get("/requests"))

@@ -13,6 +13,7 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask_login import current_user, login_required
 from sqlalchemy import case, select
 from sqlalchemy.orm import selectinload
+from werkzeug.routing import IntegerConverter
 
 from tracker import availability, bed_requests
 from tracker.bed_requests import RequestRefused
@@ -35,6 +36,19 @@ from tracker.timefmt import LONDON, ago, duration
 from tracker.vacancies import UpdateRejected
 
 bp = Blueprint("requests", __name__)
+
+
+class IdConverter(IntegerConverter):
+    """A row id in a path: one the database's integer cannot hold is a 404, not PostgreSQL's out-of-range error."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        super().__init__(url_map, min=1, max=2**31 - 1)
+
+
+@bp.record_once
+def _ids(state) -> None:
+    state.app.url_map.converters.setdefault("id", IdConverter)
+
 
 DEFAULT_KM = 20
 LIST_LENGTH = 100
@@ -96,7 +110,7 @@ def new():
     matches = bed_requests.matching_homes(need, now)
     chosen = {m.home.id for m in matches if m.textable}
     if action == "send":
-        home_ids = [int(raw) for raw in request.form.getlist("home")[:500] if raw.isascii() and raw.isdigit()]
+        home_ids = [int(raw) for raw in request.form.getlist("home")[:500] if _whole(raw)]
         try:
             made, skipped = bed_requests.open_request(need, home_ids, user_id=current_user.id, now=now)
         except RequestRefused as refused:
@@ -141,7 +155,7 @@ def _read(values: dict, now: datetime) -> bed_requests.Need:
 
 
 def _need_form(values: dict, errors: dict | None = None):
-    hospital = session.get(Hospital, int(values["hospital_id"])) if values["hospital_id"].isdigit() else None
+    hospital = session.get(Hospital, int(values["hospital_id"])) if _whole(values["hospital_id"]) else None
     localities = select(Locality).order_by(Locality.name)
     if hospital is not None and hospital.region_id is not None:
         localities = localities.where(Locality.region_id == hospital.region_id)
@@ -184,7 +198,7 @@ def _visible(request_id: int) -> BedRequest:
     return found
 
 
-@bp.get("/requests/<int:request_id>")
+@bp.get("/requests/<id:request_id>")
 @login_required
 def show(request_id: int):
     return _request_page(_visible(request_id))
@@ -215,7 +229,7 @@ def _request_page(found: BedRequest, reply_errors: dict | None = None, replies: 
     return page, status
 
 
-@bp.get("/requests/<int:request_id>.json")
+@bp.get("/requests/<id:request_id>.json")
 @login_required
 def show_json(request_id: int):
     response = jsonify(bed_requests.request_json(_visible(request_id), utcnow()))
@@ -223,7 +237,7 @@ def show_json(request_id: int):
     return response
 
 
-@bp.post("/requests/<int:request_id>/homes/<int:asked_id>/reply")
+@bp.post("/requests/<id:request_id>/homes/<id:asked_id>/reply")
 @login_required
 def reply(request_id: int, asked_id: int):
     found = _visible(request_id)
@@ -237,7 +251,7 @@ def reply(request_id: int, asked_id: int):
     return redirect(url_for("requests.show", request_id=found.id, _anchor=f"home-{asked.id}"), 303)
 
 
-@bp.post("/requests/<int:request_id>/homes/<int:asked_id>/hold")
+@bp.post("/requests/<id:request_id>/homes/<id:asked_id>/hold")
 @login_required
 def hold(request_id: int, asked_id: int):
     found = _visible(request_id)
@@ -256,7 +270,7 @@ def hold(request_id: int, asked_id: int):
     return redirect(url_for("requests.show", request_id=found.id), 303)
 
 
-@bp.post("/requests/<int:request_id>/cancel")
+@bp.post("/requests/<id:request_id>/cancel")
 @login_required
 def cancel(request_id: int):
     found = _visible(request_id)
@@ -267,6 +281,11 @@ def cancel(request_id: int):
     else:
         flash(f"Request {found.code} cancelled: the homes that answered are told it is no longer needed.", "success")
     return redirect(url_for("requests.show", request_id=found.id), 303)
+
+
+def _whole(raw: str) -> bool:
+    """A row id as typed: ASCII digits that fit the database's integer."""
+    return raw.isascii() and raw.isdigit() and len(raw) < 10
 
 
 def _asked(found: BedRequest, asked_id: int) -> AskedHome:
