@@ -81,3 +81,8 @@ def test_a_yes_arrives_live_and_holding_it_shows_on_the_board(migrated_sqlite, t
         expect(row.locator(".held")).to_have_text(
             re.compile(r"^1 NUR held for West Cornwall Hospital until \d\d:\d\d$")
         )
+
+        # The server goes away: the page stops claiming to be live, and says since when.
+        server.tracker.crash()
+        expect(phone.locator("#live-status")).to_have_text("Not live")
+        expect(phone.locator("#live-banner")).to_contain_text(re.compile(r"^Not live since \d\d:\d\d — answers may"))
