@@ -147,6 +147,17 @@ def test_a_home_id_no_home_can_have_is_not_asked(homes, signed_in, raw):
     assert response.status_code == 400 and "Choose at least one home to ask." in text_of(response) and texts() == 0
 
 
+def test_posts_without_the_page_s_csrf_token_change_nothing(homes, coordinator, signed_in):
+    request = ask(coordinator, homes)
+    forged = {"X-CSRFToken": "forged"}
+    send = {**NEED, "action": "send", "home": [str(homes["Penrose Court"].id)]}
+    assert signed_in.post("/requests/new", data=send, headers=forged).status_code == 400
+    assert signed_in.post(f"/requests/{request.id}/cancel", headers=forged).status_code == 400
+    session.expire_all()
+    assert session.scalar(select(func.count(BedRequest.id))) == 1 and texts() == 2
+    assert session.get(BedRequest, request.id).state is RequestState.OPEN
+
+
 def test_an_admin_sees_every_hospital_s_requests(homes, coordinator, admin):
     request = ask(coordinator, homes)
     listing = text_of(admin.get("/requests"))
