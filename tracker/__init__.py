@@ -34,13 +34,13 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
 
     # Import the Socket.IO handlers before binding: @socketio.on registers on whichever server is
     # bound at import time, so handlers imported after init_app would reach only that first app.
-    from tracker import admin, auth, cli, health, pages, vacancies
+    from tracker import admin, auth, bed_requests, cli, health, pages, vacancies
     from tracker.admin import cqc_import_page, dashboard, invites, onboarding, reports_page  # noqa: F401
     from tracker.api import fhir, rest  # noqa: F401
     from tracker.api import holds as api_holds  # noqa: F401
     from tracker.api import requests as api_requests  # noqa: F401
     from tracker.chasing import ladder
-    from tracker.coordinators import board, downloads, holds  # noqa: F401
+    from tracker.coordinators import board, downloads, holds, requests_live, requests_page  # noqa: F401
     from tracker.families import search_page
     from tracker.managers import answer_page, form_page, sms, voice
 
@@ -48,6 +48,7 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
     vacancies.recording.connect(ladder.reset, weak=False)  # inside the transaction: reminders answered
     vacancies.recorded.connect(board.publish, weak=False)  # after the commit: every board watching the home
     vacancies.recorded.connect(search_page.publish, weak=False)  # and the families' pages showing it
+    bed_requests.changed.connect(requests_live.publish, weak=False)  # after a request's commit: its pages
 
     observability.init_app(app)
     db.init_app(app)
@@ -79,6 +80,7 @@ def create_app(environ: Mapping[str, str] | None = None, overrides: dict | None 
     app.register_blueprint(invites.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(requests_page.bp)
     app.register_blueprint(search_page.bp)
     app.register_blueprint(sms.bp)
     app.register_blueprint(voice.bp)

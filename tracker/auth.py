@@ -31,7 +31,8 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = "Sign in to see the board."
 
 TOKEN_PREFIX = "trk_"
-BOARD_NAMESPACE = "/board"
+# The Socket.IO namespaces a signed-in browser connects to: signing out closes its connections in each.
+SIGNED_IN_NAMESPACES = ("/board", "/requests")
 # A token's last use is written at most this often: not a database write per API request.
 LAST_USED_EVERY = timedelta(minutes=1)
 
@@ -108,9 +109,10 @@ def token_room(token_id: int) -> str:
 
 
 def close_connections(room: str) -> None:
-    """Disconnect every board in `room`, in every process (through the message queue when there is
-    one; fanout.py turns closing a room into disconnecting its members)."""
-    socketio.close_room(room, namespace=BOARD_NAMESPACE)
+    """Disconnect every board and request page in `room`, in every process (through the message queue
+    when there is one; fanout.py turns closing a room into disconnecting its members)."""
+    for namespace in SIGNED_IN_NAMESPACES:
+        socketio.close_room(room, namespace=namespace)
 
 
 def hash_password(password: str) -> str:

@@ -296,13 +296,18 @@ def tick() -> None:
 
 
 def end_lapsed_connections() -> None:
-    """Disconnect this process's boards whose sign-in or token has ended or expired.
+    """Disconnect this process's boards and request pages whose sign-in or token has ended or expired.
 
     Ending one closes its room at once through the message queue; this catches what the queue
     cannot: a command run beside the embedded server (no queue), or a sign-in reaching its lifetime.
     """
     # The manager's own room table: python-socketio has no public way to list this process's rooms.
-    rooms = [r for r in list(socketio.server.manager.rooms.get(NAMESPACE, {})) if isinstance(r, str)]
+    rooms = [
+        r
+        for namespace in auth.SIGNED_IN_NAMESPACES
+        for r in list(socketio.server.manager.rooms.get(namespace, {}))
+        if isinstance(r, str)
+    ]
     credential_rooms = [r for r in rooms if r.startswith((auth.SIGN_IN_ROOM, auth.TOKEN_ROOM))]
     if credential_rooms:
         for room in set(credential_rooms) - auth.live_rooms(credential_rooms):
