@@ -1,20 +1,21 @@
-"""In a real headless Chromium, phone-sized: a coordinator asks homes for a bed from the board, a YES
-arrives live on the request page, and holding it shows on the board."""
+"""In a real headless Chromium, phone-sized: a coordinator asks homes for a bed from the board, the home
+answers YES by a signed text, the YES arrives live on the request page, and holding it shows on every board."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+import requests
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tracker import bed_requests
 from tracker.db import session
-from tracker.models import AskedHome, CareHome, Channel, Contact
+from tracker.models import CareHome, Channel, Contact
 from tracker.vacancies import Change, record_update
 
 from .conftest import PASSWORD
+from .signed import OUR_NUMBER, TOKEN, signature
 from .test_browser import browser, serve  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.browser
@@ -29,8 +30,8 @@ def textable_home_with_two_nursing_beds(_locality) -> None:
 
 
 def test_a_yes_arrives_live_and_holding_it_shows_on_the_board(migrated_sqlite, tmp_path, redis_server, browser):  # noqa: F811
-    # The home answers in this process, as the clock or another web process would: through Redis.
-    settings = {"SOCKETIO_MESSAGE_QUEUE": redis_server.url}
+    # Two boards and a request page, in one web process with the Redis queue scale-out uses.
+    settings = {"SOCKETIO_MESSAGE_QUEUE": redis_server.url, "TWILIO_AUTH_TOKEN": TOKEN}
     with serve(migrated_sqlite, tmp_path, textable_home_with_two_nursing_beds, **settings) as server:
         wall = browser.new_page()  # a board on the ward's wall, in another browser
         wall.goto(server.base + "/login")
@@ -62,10 +63,12 @@ def test_a_yes_arrives_live_and_holding_it_shows_on_the_board(migrated_sqlite, t
         assert phone.evaluate("document.documentElement.scrollWidth") <= 360
         phone.evaluate("window.__notReloaded = true")
 
-        with server.app.app_context():
-            asked_id = session.scalars(select(AskedHome.id)).one()
-            bed_requests.answer(asked_id, "yes", channel=Channel.SMS, actor="text message")
-            session.remove()
+        # The home's manager texts back, as Twilio delivers it: signed for the server's own address.
+        code = phone.locator("h1").inner_text().split()[1].rstrip(":")
+        params = {"MessageSid": "SM" + "7" * 32, "From": "+447700900123", "To": OUR_NUMBER, "Body": f"Yes {code}"}
+        url = server.base + "/twilio/sms"
+        answered = requests.post(url, data=params, headers={"X-Twilio-Signature": signature("", params, url=url)})
+        assert answered.status_code == 200 and f"has your YES for request {code}" in answered.text
 
         expect(card.locator(".verdict")).to_have_text("YES")
         expect(phone.locator("#request-announce")).to_have_text("Polwithen Nursing Home answered YES.")
