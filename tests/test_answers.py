@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from tests.conftest import CsrfClient
-from tests.test_sms import BASE, TOKEN, signed_post
+from tests.signed import BASE, TOKEN, signed_post
 from tracker import bed_requests
 from tracker.db import session
 from tracker.managers import contacts

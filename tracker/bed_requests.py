@@ -194,11 +194,7 @@ def open_request(need: Need, home_ids: list[int], *, user_id: int | None, actor:
     else:
         raise RuntimeError("no free request code after 5 tries")
     audit.record("request.open", request, summary=f"asked {len(asking)} home(s) for one {need.kind} bed", actor=actor)
-    texts = []
-    for asked in request.asked:
-        for contact in _contacts(asked.home_id):
-            texts.append(outbox.queue(contact.phone, ask_text(request, asked), purpose="request",
-                                      home_id=asked.home_id, key=f"ask:{asked.id}:{contact.id}", now=now))  # fmt: skip
+    texts = [text for asked in request.asked for text in _text_home(asked, ask_text(request, asked), "ask", now)]
     session.commit()
     log.info("bed request opened", extra={"request": request.id, "homes": len(asking)})
     _deliver(texts, now)
@@ -336,17 +332,7 @@ def reply(asked_id: int, text: Any, *, user_id: int | None, actor: str = COORDIN
         Echo(words, least=40),
         f" Reply YES {request.code} or NO {request.code}.",
     )
-    texts = [
-        outbox.queue(
-            contact.phone,
-            body,
-            purpose="request",
-            home_id=asked.home_id,
-            key=f"reply:{message.id}:{contact.id}",
-            now=now,
-        )  # fmt: skip
-        for contact in _contacts(asked.home_id)
-    ]
+    texts = _text_home(asked, body, f"reply:{message.id}", now)
     audit.record("request.reply", request, summary=f"replied to home {asked.home_id}", actor=actor)
     session.commit()
     _deliver(texts, now)
@@ -435,17 +421,7 @@ def thank(now: datetime, *, request_id: int | None = None) -> int:
             continue
         asked = session.get(AskedHome, asked_id)
         body = closing_text(asked.request, asked)
-        texts = [
-            outbox.queue(
-                contact.phone,
-                body,
-                purpose="request",
-                home_id=asked.home_id,
-                key=f"closed:{asked.id}:{contact.id}",
-                now=now,
-            )  # fmt: skip
-            for contact in _contacts(asked.home_id)
-        ]
+        texts = _text_home(asked, body, "closed", now)
         session.commit()
         _deliver(texts, now)
         told += 1
@@ -523,6 +499,22 @@ def _textable():
 
 def _contacts(home_id: int) -> list[Contact]:
     return list(session.scalars(select(Contact).where(Contact.home_id == home_id, *_textable()).order_by(Contact.id)))
+
+
+def _text_home(asked: AskedHome, body: str, what: str, now: datetime) -> list:
+    """Store one text to each textable contact of an asked home, once only (the key names the text
+    and the contact). The caller commits, then delivers: what decided to send is stored with it."""
+    return [
+        outbox.queue(
+            contact.phone,
+            body,
+            purpose="request",
+            home_id=asked.home_id,
+            key=f"{what}:{asked.id}:{contact.id}",
+            now=now,
+        )  # fmt: skip
+        for contact in _contacts(asked.home_id)
+    ]
 
 
 def _deliver(texts, now: datetime) -> None:

@@ -12,7 +12,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml import TwiML
 from twilio.twiml.messaging_response import MessagingResponse
 
-from tracker import bed_requests, identifiers, outbox, plaintext, vacancies
+from tracker import availability, bed_requests, identifiers, outbox, plaintext, vacancies
 from tracker.availability import Freshness, freshness
 from tracker.db import session
 from tracker.extensions import csrf
@@ -330,7 +330,7 @@ def _holds(holds: list[dict], now: datetime) -> tuple[str, ...]:
     as free, each with the text that gives it back. No hospital is named: STATUS keeps to one segment.
 
     Hours and minutes are enough: a hold lasts at most HOLD_MAX (24 hours), so it means the next one."""
-    standing = [h for h in holds if datetime.fromisoformat(h["until"]) > now]
+    standing = availability.standing(holds, now)
     if not standing:
         return ()
     said = ", ".join(
