@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-import time_machine
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from tests.conftest import CsrfClient
+from tests.requesting import T0, VALID_NHS_NUMBER, homes_near_west_cornwall, just_after_t0  # noqa: F401
 from tests.signed import BASE, TOKEN, signed_post
 from tracker import bed_requests
 from tracker.db import session
@@ -20,7 +20,6 @@ from tracker.models import (
     AskedHome,
     AuditEvent,
     BedRequest,
-    CareHome,
     Channel,
     Hold,
     HoldEnd,
@@ -33,16 +32,7 @@ from tracker.segments import segments
 from tracker.timefmt import local_time
 from tracker.vacancies import Change, HoldRequest, record_update
 
-T0 = datetime(2031, 5, 6, 9, 0, tzinfo=UTC)
 TRELAWNEY, PENROSE = "+447700900001", "+447700900002"
-VALID_NHS_NUMBER = "943 476 5919"
-
-
-@pytest.fixture(autouse=True)
-def just_after_t0():
-    """The homes confirmed their numbers at T0; every test runs a minute later, whatever today's date."""
-    with time_machine.travel(T0 + timedelta(minutes=1), tick=True):
-        yield
 
 
 @pytest.fixture
@@ -57,15 +47,9 @@ def app(make_app, environ):
 @pytest.fixture
 def homes(app, make_home, coordinator):
     """Two homes near West Cornwall Hospital with a nursing bed free, each with its manager's mobile."""
-    made = {}
-    for name, nur, phone, lat in (("Trelawney House", 1, TRELAWNEY, 50.13), ("Penrose Court", 2, PENROSE, 50.15)):
-        home = make_home(name=name, offers={"NUR": 10, "RES": 5})
-        home.latitude = lat
-        contacts.add_contact(home, phone, "manager")
-        session.commit()
-        record_update(home.id, Change(counts={"NUR": nur, "RES": 0}), channel=Channel.WEB, actor="t", now=T0)
-        made[name] = session.get(CareHome, home.id)
-    return made
+    return homes_near_west_cornwall(
+        make_home, [("Trelawney House", 1, TRELAWNEY, 50.13), ("Penrose Court", 2, PENROSE, 50.15)]
+    )
 
 
 def ask(coordinator, homes, names=("Trelawney House", "Penrose Court"), needs="hoist, two carers") -> BedRequest:

@@ -6,7 +6,6 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import time_machine
 from sqlalchemy import func, select
 
 from tracker import bed_requests
@@ -16,9 +15,7 @@ from tracker.extensions import socketio
 from tracker.models import (
     AskedHome,
     BedRequest,
-    CareHome,
     Channel,
-    Contact,
     Hold,
     Hospital,
     OutboundMessage,
@@ -29,38 +26,24 @@ from tracker.models import (
 from tracker.vacancies import Change, record_update
 
 from .conftest import PASSWORD
+from .requesting import T0, VALID_NHS_NUMBER, homes_near_west_cornwall, just_after_t0  # noqa: F401
 
-T0 = datetime(2031, 5, 6, 9, 0, tzinfo=UTC)  # 10:00 in London
-VALID_NHS_NUMBER = "943 476 5919"
 NEED = {"action": "find", "kind": "NUR", "from_date": "2031-05-07", "where": "km", "max_km": "20",
         "needs": "hoist, two carers"}  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def just_after_t0():
-    """The homes confirmed their numbers at T0; every test runs a minute later, whatever today's date."""
-    with time_machine.travel(T0 + timedelta(minutes=1), tick=True):
-        yield
 
 
 @pytest.fixture
 def homes(app, make_home, coordinator):
     """Near West Cornwall Hospital: two homes with a nursing bed and a mobile, one full, one with no mobile."""
-    made = {}
-    for name, nur, phone, lat in (
-        ("Trelawney House", 1, "+447700900001", 50.13),
-        ("Penrose Court", 2, "+447700900002", 50.15),
-        ("Full House", 0, "+447700900003", 50.14),
-        ("Quiet Lodge", 1, None, 50.16),
-    ):
-        home = make_home(name=name, offers={"NUR": 10, "RES": 5}, phone="01736 000" + str(len(made)))
-        home.latitude = lat
-        if phone:
-            session.add(Contact(home_id=home.id, phone=phone))
-        session.commit()
-        record_update(home.id, Change(counts={"NUR": nur, "RES": 0}), channel=Channel.WEB, actor="t", now=T0)
-        made[name] = session.get(CareHome, home.id)
-    return made
+    return homes_near_west_cornwall(
+        make_home,
+        [
+            ("Trelawney House", 1, "+447700900001", 50.13),
+            ("Penrose Court", 2, "+447700900002", 50.15),
+            ("Full House", 0, "+447700900003", 50.14),
+            ("Quiet Lodge", 1, None, 50.16),
+        ],
+    )
 
 
 def sign_in(app, email):
@@ -325,6 +308,8 @@ def test_holding_a_yes_holds_the_bed_for_the_hours_chosen_and_says_until_when(ho
     assert timedelta(hours=1, minutes=59) < hold.until - T0 < timedelta(hours=2, minutes=2)
     page = text_of(signed_in.get(f"/requests/{request.id}"))
     assert re.search(r"Held at Trelawney House until 12:0\d\.", page) and 'href="/board"' in page
+    # Said once, by the page's banner; the notice says what else happened.
+    assert page.count("Held at Trelawney House") == 1 and "Bed held. The other homes that answered" in page
     assert "Hold this bed" not in page and "Cancel this request" not in page
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
-import time_machine
 from sqlalchemy import select
 
+from tests.requesting import T0, VALID_NHS_NUMBER, homes_near_west_cornwall, just_after_t0  # noqa: F401
 from tests.test_concurrency import run_concurrently
 from tracker import bed_requests, scheduler
 from tracker.bed_requests import Need, RequestRefused
@@ -16,9 +16,7 @@ from tracker.models import (
     AskedHome,
     AuditEvent,
     BedRequest,
-    CareHome,
     Channel,
-    Contact,
     Hold,
     OutboundMessage,
     RequestState,
@@ -28,33 +26,18 @@ from tracker.models import (
 from tracker.segments import segments
 from tracker.vacancies import Change, UpdateRejected, record_update
 
-T0 = datetime(2031, 5, 6, 9, 0, tzinfo=UTC)
-VALID_NHS_NUMBER = "943 476 5919"
-
-
-@pytest.fixture(autouse=True)
-def just_after_t0():
-    """The homes confirmed their numbers at T0; every test runs a minute later, whatever today's date."""
-    with time_machine.travel(T0 + timedelta(minutes=1), tick=True):
-        yield
-
 
 @pytest.fixture
 def homes(app, make_home, coordinator):
     """Three homes near West Cornwall Hospital: two with a nursing bed and a mobile, one full."""
-    made = {}
-    for name, nur, phone, lat in (
-        ("Trelawney House", 1, "+447700900001", 50.13),
-        ("Penrose Court", 2, "+447700900002", 50.15),
-        ("Full House", 0, "+447700900003", 50.14),
-    ):
-        home = make_home(name=name, offers={"NUR": 10, "RES": 5})
-        home.latitude = lat
-        session.add(Contact(home_id=home.id, phone=phone))
-        session.commit()
-        record_update(home.id, Change(counts={"NUR": nur, "RES": 0}), channel=Channel.WEB, actor="t", now=T0)
-        made[name] = session.get(CareHome, home.id)
-    return made
+    return homes_near_west_cornwall(
+        make_home,
+        [
+            ("Trelawney House", 1, "+447700900001", 50.13),
+            ("Penrose Court", 2, "+447700900002", 50.15),
+            ("Full House", 0, "+447700900003", 50.14),
+        ],
+    )
 
 
 def need(coordinator, **overrides) -> Need:

@@ -227,6 +227,12 @@ def live_rooms(rooms: list[str]) -> set[str]:
     return live
 
 
+def acts_for(role: Role, own_hospital_id: int | None, hospital_id: int) -> bool:
+    """Who may see and act on what belongs to a hospital (its holds, its bed requests): an admin on
+    every hospital's; a coordinator, or a hospital's API token, on their own hospital's only."""
+    return role is Role.ADMIN or (own_hospital_id is not None and hospital_id == own_hospital_id)
+
+
 def _digest(token: str) -> str:
     # Tokens carry 256 random bits, so a fast hash is enough: there is nothing to brute-force.
     return hashlib.sha256(token.encode()).hexdigest()

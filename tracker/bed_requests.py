@@ -169,9 +169,11 @@ def open_request(need: Need, home_ids: list[int], *, user_id: int | None, actor:
     if not home_ids:
         raise RequestRefused({"homes": "Choose at least one home to ask."})
     matches = {m.home.id: m for m in matching_homes(need, now)}
-    asking = [matches[i] for i in dict.fromkeys(home_ids) if i in matches and matches[i].textable]
-    skipped = [session.get(CareHome, i) for i in dict.fromkeys(home_ids) if i not in [m.home.id for m in asking]]
-    skipped_names = [h.name for h in skipped if h is not None]
+    chosen = list(dict.fromkeys(home_ids))
+    asking = [matches[i] for i in chosen if i in matches and matches[i].textable]
+    asked_ids = {m.home.id for m in asking}
+    skipped = [i for i in chosen if i not in asked_ids]
+    skipped_names = list(session.scalars(select(CareHome.name).where(CareHome.id.in_(skipped)))) if skipped else []
     if not asking:
         raise RequestRefused(
             {"homes": "None of the chosen homes can be asked now: their beds have gone or they have no mobile to text."}
@@ -299,11 +301,6 @@ def asked_by_text(home_ids: list[int], code: str | None) -> AskedHome | str:
 
 
 # ---- the coordinator's side ------------------------------------------------------------------------
-
-
-def visible_to(request: BedRequest, role: Any, hospital_id: int | None) -> bool:
-    """Admins see every request; a coordinator their own hospital's (like holds)."""
-    return str(role) == "admin" or (hospital_id is not None and request.hospital_id == hospital_id)
 
 
 def reply(asked_id: int, text: Any, *, user_id: int | None, actor: str = COORDINATOR_ACTOR, channel=Channel.WEB,

@@ -1,7 +1,7 @@
 """REST API v1 holds (docs/holds.md, docs/api.md): list the standing ones, place, release, admit.
 
 Each change is one call to the write path, as from the board, and the same rule says who may end
-which hold (coordinators.holds.may_act_on): a coordinator token made for a hospital holds for that
+which hold (auth.acts_for): a coordinator token made for a hospital holds for that
 hospital and acts on its holds only, as a signed-in coordinator does; an admin token names the
 hospital and acts on every hold; a coordinator token without a hospital cannot hold. A token made
 for one home sees its own home's holds and may release them, as the home's form can.
@@ -14,10 +14,9 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from tracker import vacancies
+from tracker import auth, vacancies
 from tracker.api import openapi
 from tracker.api.rest import Problem, _json_object, _visible, bp, caller, query_args
-from tracker.coordinators.holds import may_act_on
 from tracker.db import session
 from tracker.models import Channel, Hold, Role, utcnow
 from tracker.vacancies import Change, HoldRequest, UpdateRejected, record_update
@@ -81,7 +80,7 @@ def _end(hold_id: int, how: str):
         _needs_a_hospital()
     hold = session.get(Hold, hold_id) if hold_id <= openapi.MAX_INT else None
     if token.home_id is None:
-        allowed = hold is not None and may_act_on(hold, token.role, token.hospital_id)
+        allowed = hold is not None and auth.acts_for(token.role, token.hospital_id, hold.hospital_id)
     else:
         allowed = hold is not None and hold.home_id == token.home_id
     if not allowed:

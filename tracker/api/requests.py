@@ -15,7 +15,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import case, select
 
-from tracker import bed_requests
+from tracker import auth, bed_requests
 from tracker.api import openapi
 from tracker.api.rest import MAX_LIMIT, Problem, _json_object, _whole, bp, caller, query_args
 from tracker.bed_requests import RequestRefused
@@ -175,7 +175,7 @@ def _hospital() -> int | None:
 def _visible_request(request_id: int) -> BedRequest:
     hospital_id = _hospital()
     request = session.get(BedRequest, request_id) if request_id <= openapi.MAX_INT else None
-    if request is None or not bed_requests.visible_to(request, caller().role, hospital_id):
+    if request is None or not auth.acts_for(caller().role, hospital_id, request.hospital_id):
         # Another hospital's request is answered as one that does not exist, as for holds.
         raise Problem(404, "Not Found", f"There is no bed request {request_id}.")
     return request

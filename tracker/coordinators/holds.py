@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from flask import current_app, jsonify, request
 from flask_login import current_user, login_required
 
+from tracker import auth
 from tracker.coordinators.board import bp
 from tracker.db import session
 from tracker.models import Channel, Hold, Role, utcnow
@@ -56,7 +57,7 @@ def admit(hold_id: int):
 
 def _end(hold_id: int, how: str):
     hold = session.get(Hold, hold_id)
-    if hold is None or not may_act_on(hold, current_user.role, current_user.hospital_id):
+    if hold is None or not auth.acts_for(current_user.role, current_user.hospital_id, hold.hospital_id):
         # A hold of another hospital is answered as one that does not exist: its existence is not theirs.
         return jsonify(error="There is no such hold for your hospital."), 404
     try:
@@ -65,11 +66,6 @@ def _end(hold_id: int, how: str):
     except UpdateRejected as rejected:
         return jsonify(error=" ".join(rejected.errors.values())), 409
     return jsonify(seq=row.seq), 200
-
-
-def may_act_on(hold: Hold, role: Role, hospital_id: int | None) -> bool:
-    """Admins act on every hold; a coordinator on their own hospital's."""
-    return role is Role.ADMIN or (hospital_id is not None and hold.hospital_id == hospital_id)
 
 
 def _acting_hospital(raw: str) -> int:

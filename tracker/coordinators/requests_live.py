@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import session as http_session
 from flask_socketio import ConnectionRefusedError, disconnect, join_room
 
-from tracker import auth, bed_requests
+from tracker import auth
 from tracker.db import session
 from tracker.extensions import socketio
 from tracker.models import BedRequest, User
@@ -56,7 +56,7 @@ def on_watch(data=None):
         )
         user = session.get(User, http_session.get("requests_user"))
         # Another hospital's request is answered as one that does not exist, as on its page.
-        if found is None or user is None or not bed_requests.visible_to(found, user.role, user.hospital_id):
+        if found is None or user is None or not auth.acts_for(user.role, user.hospital_id, found.hospital_id):
             return {"ok": False, "error": "There is no such request for your hospital."}
         join_room(room_for(found.id))
         return {"ok": True}

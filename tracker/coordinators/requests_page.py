@@ -15,7 +15,7 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import selectinload
 from werkzeug.routing import IntegerConverter
 
-from tracker import availability, bed_requests
+from tracker import auth, availability, bed_requests
 from tracker.bed_requests import RequestRefused
 from tracker.db import session
 from tracker.models import (
@@ -193,7 +193,7 @@ def _matches_page(values: dict, need, matches, chosen: set[int], errors: dict, n
 def _visible(request_id: int) -> BedRequest:
     found = session.get(BedRequest, request_id)
     # Another hospital's request is answered as one that does not exist: its existence is not theirs.
-    if found is None or not bed_requests.visible_to(found, current_user.role, current_user.hospital_id):
+    if found is None or not auth.acts_for(current_user.role, current_user.hospital_id, found.hospital_id):
         abort(404)
     return found
 
@@ -261,12 +261,12 @@ def hold(request_id: int, asked_id: int):
         flash(problem, "error")
         return redirect(url_for("requests.show", request_id=found.id), 303)
     try:
-        row = bed_requests.choose(found.id, asked.home_id, user_id=current_user.id, until=until)
+        bed_requests.choose(found.id, asked.home_id, user_id=current_user.id, until=until)
     except UpdateRejected as rejected:
         flash(" ".join(rejected.errors.values()), "error")
         return redirect(url_for("requests.show", request_id=found.id), 303)
-    placed = session.get(Hold, row.hold_id)
-    flash(f"Held: 1 {found.kind.name.lower()} bed at {asked.home.name} until {clock(placed.until)}.", "success")
+    # The page's banner says where and until when; this says what else happened.
+    flash("Bed held. The other homes that answered are told it is no longer needed.", "success")
     return redirect(url_for("requests.show", request_id=found.id), 303)
 
 
